@@ -1,0 +1,122 @@
+//! Subsystem health registry: each subsystem (source, translation, listeners, ...) reports a
+//! state; readiness is the conjunction of them.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// State of one subsystem. Ready and Degraded pass the readiness gate; Pending and Failed block it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum State {
+    Pending,
+    Ready,
+    Degraded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubsystemStatus {
+    pub state: State,
+    pub message: String,
+    /// When the subsystem entered this state (RFC 3339, UTC).
+    pub since: String,
+}
+
+/// Registry of subsystem states. Writers are rare (on rebuilds); the lock is never taken on the
+/// request path of the proxy.
+#[derive(Debug, Default)]
+pub struct Health {
+    subsystems: Mutex<BTreeMap<String, SubsystemStatus>>,
+}
+
+impl Health {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a subsystem's state. `since` only moves when the state changes, so it tells how
+    /// long a subsystem has been degraded, not when it last reported.
+    pub fn set(&self, name: &str, state: State, message: impl Into<String>) {
+        let message = message.into();
+        let mut map = self.subsystems.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(name) {
+            Some(current) if current.state == state => current.message = message,
+            _ => {
+                map.insert(name.to_owned(), SubsystemStatus { state, message, since: now_rfc3339() });
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, SubsystemStatus> {
+        self.subsystems.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Ready when at least one subsystem is registered and every one is Ready or Degraded.
+    pub fn is_ready(&self) -> bool {
+        let map = self.subsystems.lock().unwrap_or_else(|p| p.into_inner());
+        !map.is_empty() && map.values().all(|s| matches!(s.state, State::Ready | State::Degraded))
+    }
+}
+
+fn now_rfc3339() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
+pub fn rfc3339(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let rem = unix_secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_303_476), "2026-11-21T23:24:36Z");
+    }
+
+    #[test]
+    fn readiness_needs_every_subsystem_ready_or_degraded() {
+        let h = Health::new();
+        assert!(!h.is_ready(), "a fresh process with nothing reported is not ready");
+        h.set("source", State::Pending, "loading");
+        h.set("listeners", State::Ready, "bound");
+        assert!(!h.is_ready());
+        h.set("source", State::Degraded, "one file failed to parse");
+        assert!(h.is_ready());
+        h.set("listeners", State::Failed, "port 80 in use");
+        assert!(!h.is_ready());
+    }
+
+    #[test]
+    fn since_moves_only_on_state_change() {
+        let h = Health::new();
+        h.set("s", State::Ready, "a");
+        let first = h.snapshot()["s"].since.clone();
+        h.set("s", State::Ready, "b");
+        let snap = h.snapshot();
+        assert_eq!(snap["s"].since, first);
+        assert_eq!(snap["s"].message, "b");
+    }
+}

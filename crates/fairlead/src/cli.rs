@@ -1,0 +1,144 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "fairlead", version, about = "Kubernetes Ingress and Gateway API controller with its own L7 proxy")]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FAIRLEAD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Watch a source, compile the routing table and proxy traffic.
+    Serve(ServeArgs),
+    /// Run the quickstart: echo backends plus `serve` on examples/quickstart.
+    Demo(DemoArgs),
+    /// A JSON echo backend (for the quickstart and tests).
+    Echo(EchoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory of Kubernetes YAML/JSON manifests, watched for changes.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: PathBuf,
+    #[command(flatten)]
+    pub common: ServeOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeOptions {
+    /// Address every listener binds to.
+    #[arg(long, default_value = "0.0.0.0", env = "FAIRLEAD_BIND_ADDRESS")]
+    pub bind_address: IpAddr,
+    /// Port Ingress rules are served on.
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+    /// Port Ingress TLS is served on (used once TLS is configured).
+    #[arg(long, default_value_t = 8443)]
+    pub https_port: u16,
+    /// Admin server address (/healthz /readyz /status /routes /metrics).
+    #[arg(long, default_value = "127.0.0.1:9901", env = "FAIRLEAD_ADMIN_ADDR")]
+    pub admin_addr: SocketAddr,
+    /// GatewayClasses with this spec.controllerName are ours.
+    #[arg(long, default_value = "fairlead.dev/gateway-controller")]
+    pub controller_name: String,
+    /// Ingress class name served (with or without an IngressClass object).
+    #[arg(long, default_value = "fairlead")]
+    pub ingress_class: String,
+    /// IngressClasses with this spec.controller are ours.
+    #[arg(long, default_value = "fairlead.dev/ingress-controller")]
+    pub ingress_controller: String,
+    /// How long in-flight requests may take to finish after SIGTERM / SIGINT.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Upstream connect timeout.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Turn off the per-request access log.
+    #[arg(long)]
+    pub no_access_log: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The quickstart manifests.
+    #[arg(long, default_value = "examples/quickstart")]
+    pub manifests: PathBuf,
+    /// Echo backends to start, as ADDR=NAME (they must match the quickstart's EndpointSlices).
+    #[arg(long = "echo", default_values_t = [
+        "127.0.0.1:9101=echo-a".to_string(),
+        "127.0.0.1:9102=echo-b".to_string(),
+        "127.0.0.1:9103=echo-c".to_string(),
+    ])]
+    pub echoes: Vec<String>,
+    #[command(flatten)]
+    pub common: ServeOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct EchoArgs {
+    /// Address to listen on, optionally with a name: `127.0.0.1:9101=alpha`. Repeatable.
+    #[arg(long = "listen", required = true)]
+    pub listen: Vec<String>,
+}
+
+/// Parses `ADDR[=NAME]`; the name defaults to the address.
+pub fn parse_listen(spec: &str) -> Result<(SocketAddr, String), String> {
+    let (addr, name) = match spec.split_once('=') {
+        Some((a, n)) => (a, n.to_owned()),
+        None => (spec, spec.to_owned()),
+    };
+    let addr = addr.parse().map_err(|e| format!("invalid listen address {addr:?}: {e}"))?;
+    Ok((addr, name))
+}
+
+/// Parses durations like `500ms`, `10s`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 10s, 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("invalid duration unit in {s:?}: use ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_reject_garbage() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn listen_specs_parse() {
+        let (addr, name) = parse_listen("127.0.0.1:9101=alpha").unwrap();
+        assert_eq!(addr.port(), 9101);
+        assert_eq!(name, "alpha");
+        assert_eq!(parse_listen("127.0.0.1:9102").unwrap().1, "127.0.0.1:9102");
+        assert!(parse_listen("nope=alpha").is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! The fairlead binary: parses the command line and runs the chosen role.
+
+use clap::Parser;
+
+mod cli;
+mod demo;
+mod echo;
+mod logging;
+mod manifests;
+mod serve;
+mod watch;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("fairlead: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            cli::Command::Serve(args) => serve::run(args.manifests, args.common).await,
+            cli::Command::Demo(args) => demo::run(args).await,
+            cli::Command::Echo(args) => echo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("fairlead: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! `fairlead serve`: source → translate → publish to the proxy and the admin server, until a
+//! shutdown signal.
+
+use crate::cli::ServeOptions;
+use crate::manifests::ManifestSource;
+use crate::watch;
+use anyhow::Context;
+use fairlead_admin::{Admin, Health, Snapshot, State};
+use fairlead_proxy::{ApplyReport, Proxy, ProxyOptions};
+use fairlead_route::{Condition, Config, StatusReport};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RebuildLabels {
+    result: &'static str,
+}
+
+pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
+    let health = Arc::new(Health::new());
+    health.set("source", State::Pending, "loading manifests");
+    health.set("listeners", State::Pending, "no routing table yet");
+
+    let mut registry = Registry::default();
+    let proxy = Proxy::new(
+        ProxyOptions {
+            bind_address: opts.bind_address,
+            connect_timeout: opts.connect_timeout,
+            upstream_idle_timeout: std::time::Duration::from_secs(90),
+            access_log: !opts.no_access_log,
+        },
+        &mut registry,
+    );
+    let rebuilds = Family::<RebuildLabels, Counter>::default();
+    registry.register("fairlead_rebuilds", "Routing table rebuilds by result", rebuilds.clone());
+
+    let admin_listener = tokio::net::TcpListener::bind(opts.admin_addr)
+        .await
+        .with_context(|| format!("cannot bind the admin server to {}", opts.admin_addr))?;
+    let admin = Admin::new(health.clone(), registry);
+    let admin_shutdown = CancellationToken::new();
+    let admin_task = tokio::spawn(fairlead_admin::serve(admin_listener, admin.clone(), admin_shutdown.clone()));
+    tracing::info!(addr = %opts.admin_addr, "admin server listening");
+
+    // Watch before the first load so that no change between the two is missed.
+    let (_watcher, mut changes) = watch::watch_dir(&dir)
+        .with_context(|| format!("cannot watch manifest directory {}", dir.display()))?;
+    let translate_options = fairlead_translate::Options {
+        controller_name: opts.controller_name.clone(),
+        ingress_class: opts.ingress_class.clone(),
+        ingress_controller: opts.ingress_controller.clone(),
+        http_port: opts.http_port,
+        https_port: opts.https_port,
+    };
+    let mut publisher = Publisher {
+        proxy: proxy.clone(),
+        admin,
+        health,
+        rebuilds,
+        version: 0,
+        last: None,
+        source: Some(ManifestSource::new(dir, translate_options)),
+    };
+    publisher.rebuild().await;
+
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = &mut signal => break,
+            more = watch::debounced(&mut changes) => {
+                if !more {
+                    break;
+                }
+                publisher.rebuild().await;
+            }
+        }
+    }
+    tracing::info!(grace = ?opts.shutdown_grace, "shutting down: draining in-flight requests");
+    proxy.shutdown(opts.shutdown_grace).await;
+    admin_shutdown.cancel();
+    let _ = admin_task.await;
+    Ok(())
+}
+
+/// Turns source snapshots into published tables, skipping rebuilds that change nothing.
+struct Publisher {
+    proxy: Arc<Proxy>,
+    admin: Arc<Admin>,
+    health: Arc<Health>,
+    rebuilds: Family<RebuildLabels, Counter>,
+    version: u64,
+    /// Last published (config without version, status), to skip no-op rebuilds.
+    last: Option<(Config, StatusReport)>,
+    /// `None` only while a load runs on the blocking pool.
+    source: Option<ManifestSource>,
+}
+
+impl Publisher {
+    async fn rebuild(&mut self) {
+        let started = Instant::now();
+        let Some(mut source) = self.source.take() else { return };
+        // Reading files and translating are blocking, CPU-bound work: keep them off the runtime.
+        let joined = tokio::task::spawn_blocking(move || {
+            let loaded = source.load();
+            (source, loaded)
+        })
+        .await;
+        let (source, loaded) = match joined {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::error!(%err, "manifest load task failed");
+                self.rebuilds.get_or_create(&RebuildLabels { result: "error" }).inc();
+                return;
+            }
+        };
+        self.source = Some(source);
+
+        for err in &loaded.errors {
+            tracing::warn!("{err}");
+        }
+        let source_state = if loaded.errors.is_empty() { State::Ready } else { State::Degraded };
+        let source_message = if loaded.errors.is_empty() {
+            format!("{} objects loaded", loaded.counts.values().sum::<usize>())
+        } else {
+            format!("{} problem(s): {}", loaded.errors.len(), loaded.errors.join("; "))
+        };
+        self.health.set("source", source_state, source_message);
+
+        let mut config = loaded.translation.config;
+        let mut status = loaded.translation.status;
+        if self.last.as_ref().is_some_and(|(c, s)| *c == config && *s == status) {
+            self.rebuilds.get_or_create(&RebuildLabels { result: "unchanged" }).inc();
+            return;
+        }
+        self.last = Some((config.clone(), status.clone()));
+        self.version += 1;
+        config.version = self.version;
+
+        let report = self.proxy.apply(&config);
+        let compile_errors: Vec<String> = report.compile_errors.iter().map(ToString::to_string).collect();
+        for err in &compile_errors {
+            tracing::warn!("route left out of the table: {err}");
+        }
+        mark_unbound_listeners(&mut status, &config, &report);
+        if report.bind_errors.is_empty() {
+            self.health.set("listeners", State::Ready, format!("listening on ports {:?}", report.bound));
+        } else {
+            let msg = report
+                .bind_errors
+                .iter()
+                .map(|(port, reason)| format!("port {port}: {reason}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            tracing::error!("cannot listen: {msg}");
+            self.health.set("listeners", State::Degraded, msg);
+        }
+        self.rebuilds.get_or_create(&RebuildLabels { result: "published" }).inc();
+        tracing::info!(
+            version = self.version,
+            listeners = config.listeners.len(),
+            routes = config.listeners.iter().map(|l| l.routes.len()).sum::<usize>(),
+            build_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "routing table published"
+        );
+        self.admin.publish(Snapshot {
+            version: self.version,
+            object_counts: loaded.counts,
+            source_errors: loaded.errors,
+            compile_errors,
+            status,
+            config,
+        });
+    }
+}
+
+/// A listener whose port could not be bound is not programmed: say so on the Gateway listener.
+fn mark_unbound_listeners(status: &mut StatusReport, config: &Config, report: &ApplyReport) {
+    for (port, reason) in &report.bind_errors {
+        for listener in config.listeners.iter().filter(|l| l.port == *port) {
+            // Gateway listener ids are `gateway/<ns>/<name>/<listener>`.
+            let mut parts = listener.id.splitn(4, '/');
+            let (Some("gateway"), Some(ns), Some(name), Some(section)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Some(obj) = status.objects.iter_mut().find(|o| {
+                o.object.kind == "Gateway" && o.object.namespace.as_deref() == Some(ns) && o.object.name == name
+            }) else {
+                continue;
+            };
+            if let Some(ls) = obj.listeners.iter_mut().find(|l| l.name == section) {
+                ls.conditions.retain(|c| c.type_ != "Programmed");
+                ls.conditions.push(Condition::new(
+                    "Programmed",
+                    false,
+                    "PortUnavailable",
+                    format!("cannot listen on port {port}: {reason}"),
+                ));
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,278 @@
+//! The per-request path: one load of the routing state, lookup, filters, backend choice,
+//! forwarding, and the response back, with one metric update and one access-log event.
+//!
+//! Phases, in order: host check (400) → lookup (404) → route filters that fail closed (500) →
+//! redirect (3xx) → weighted backend pick (500 for invalid backends, 503 without endpoints) →
+//! request headers (hop-by-hop, X-Forwarded-*, modifiers, rewrite) → upstream with failover
+//! (502 / 504) → response headers → upgrade tunnel when the backend switched protocols.
+
+use crate::body::ProxyBody;
+use crate::error::ProxyError;
+use crate::filters::RedirectInput;
+use crate::forward;
+use crate::headers::{add_forwarded, is_upgrade_request, remove_hop_by_hop};
+use crate::metrics::RequestHandles;
+use crate::proxy::Shared;
+use crate::state::{BackendState, State};
+use fairlead_route::{normalize_host, Lookup, RequestInfo, UpstreamProtocol};
+use http::header::{self, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the request path needs to know about the connection a request arrived on.
+pub(crate) struct ConnCtx {
+    pub(crate) shared: Arc<Shared>,
+    /// The listening port (what the table routes by).
+    pub(crate) port: u16,
+    pub(crate) remote: SocketAddr,
+    /// `http` now; `https` once TLS terminates here.
+    pub(crate) scheme: &'static str,
+    /// Set by the first request, so the connection task can drop connections that never send one.
+    pub(crate) seen_request: AtomicBool,
+}
+
+/// What the access log and metrics report about a finished request.
+struct Outcome<'s> {
+    route: Option<&'s str>,
+    upstream: Option<SocketAddr>,
+    handles: Cow<'s, RequestHandles>,
+}
+
+/// hyper service entry point: never fails, every problem becomes a response.
+pub(crate) async fn handle(
+    ctx: Arc<ConnCtx>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let start = Instant::now();
+    ctx.seen_request.store(true, Ordering::Relaxed);
+    // The one load of the routing state for this request; in-flight requests keep theirs.
+    let state = ctx.shared.state.load_full();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let host = request_host(&req);
+
+    let mut outcome = Outcome { route: None, upstream: None, handles: Cow::Borrowed(&state.unmatched) };
+    let resp = match proxy(&ctx, &state, req, host.clone(), start, &mut outcome).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            tracing::debug!(error = %err, method = %method, path = uri.path(), "request answered by the proxy");
+            error_response(&err)
+        }
+    };
+    let status = resp.status();
+    let elapsed = start.elapsed();
+    outcome.handles.record(status, elapsed);
+    if ctx.shared.access_log {
+        let host = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
+        tracing::info!(
+            target: "access",
+            method = %method,
+            host,
+            path = uri.path(),
+            status = status.as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            route = outcome.route.unwrap_or(""),
+            upstream = %UpstreamField(outcome.upstream),
+            bytes = %BytesField(http_body::Body::size_hint(resp.body()).exact()),
+        );
+    }
+    Ok(resp)
+}
+
+/// The host as the client sent it: `Host` for HTTP/1, `:authority` for HTTP/2 (either as a
+/// fallback for the other).
+fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
+    let from_header = || req.headers().get(header::HOST).cloned();
+    let from_uri = || req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    if req.version() == Version::HTTP_2 {
+        from_uri().or_else(from_header)
+    } else {
+        from_header().or_else(from_uri)
+    }
+}
+
+async fn proxy<'s>(
+    ctx: &ConnCtx,
+    state: &'s State,
+    mut req: Request<Incoming>,
+    host: Option<HeaderValue>,
+    start: Instant,
+    outcome: &mut Outcome<'s>,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+        return Err(ProxyError::BadRequest("several Host headers"));
+    }
+    let host_str = match &host {
+        Some(h) => h.to_str().map_err(|_| ProxyError::BadRequest("Host is not visible ASCII"))?,
+        None if req.version() == Version::HTTP_11 => return Err(ProxyError::BadRequest("missing Host")),
+        // HTTP/1.0 may omit Host; it can still match a listener and route for every host.
+        None => "",
+    };
+    let uri = req.uri().clone();
+    let lookup = state.table.lookup(
+        ctx.port,
+        &RequestInfo {
+            host: host_str,
+            path: uri.path(),
+            query: uri.query(),
+            method: req.method(),
+            headers: req.headers(),
+        },
+    );
+    let matched = match lookup {
+        Lookup::NoListener => return Err(ProxyError::NoRoute),
+        Lookup::NoRoute { listener } => {
+            if let Some(handles) = state.listeners.get(&listener.id) {
+                outcome.handles = Cow::Borrowed(handles);
+            }
+            return Err(ProxyError::NoRoute);
+        }
+        Lookup::Matched(m) => m,
+    };
+    let route = state
+        .routes
+        .get(matched.route.index)
+        .ok_or_else(|| ProxyError::Misconfigured("route missing from the routing state".into()))?;
+    outcome.route = Some(&route.id);
+    outcome.handles = match route.handles(&matched.listener.id) {
+        Some(handles) => Cow::Borrowed(handles),
+        // A route the config did not list under this listener: resolve the labels now (rare).
+        None => Cow::Owned(ctx.shared.metrics.request_handles(&matched.listener.id, &route.id)),
+    };
+    let filters = &route.filters;
+    if let Some(reason) = &filters.failure {
+        return Err(ProxyError::Misconfigured(reason.clone()));
+    }
+
+    if let Some(redirect) = &filters.redirect {
+        let normalized = normalize_host(host_str);
+        let location = redirect
+            .location(&RedirectInput {
+                scheme: ctx.scheme,
+                host: &normalized,
+                listener_port: ctx.port,
+                path: uri.path(),
+                query: uri.query(),
+                matched_prefix: matched.matched_prefix,
+            })
+            .ok_or_else(|| ProxyError::Misconfigured("redirect Location is not a valid header".into()))?;
+        let mut resp = Response::new(ProxyBody::empty());
+        *resp.status_mut() = redirect.status;
+        resp.headers_mut().insert(header::LOCATION, location);
+        for modifier in &filters.response_headers {
+            modifier.apply(resp.headers_mut());
+        }
+        return Ok(resp);
+    }
+
+    let backend = match route.pick_backend() {
+        Some(BackendState::Service(svc)) => svc,
+        Some(BackendState::Invalid(reason)) => return Err(ProxyError::Misconfigured(reason.clone())),
+        None => return Err(ProxyError::Misconfigured("route has no backends".into())),
+    };
+    if backend.endpoints.is_empty() {
+        return Err(ProxyError::NoEndpoints(backend.name.clone()));
+    }
+
+    // Only HTTP/1.1 upstreams can switch protocols; for h2c the upgrade headers are dropped.
+    let upgrade = is_upgrade_request(req.version(), req.headers()) && backend.protocol == UpstreamProtocol::Http1;
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    remove_hop_by_hop(req.headers_mut(), upgrade);
+    add_forwarded(req.headers_mut(), ctx.remote.ip(), ctx.scheme, host.clone());
+    for modifier in &filters.request_headers {
+        modifier.apply(req.headers_mut());
+    }
+    let mut upstream_host = host;
+    let mut new_path = None;
+    if let Some(rewrite) = &filters.rewrite {
+        if let Some(h) = &rewrite.hostname {
+            upstream_host = Some(h.clone());
+        }
+        if let Some(path) = rewrite.rewrite_path(uri.path(), matched.matched_prefix) {
+            let pq = match uri.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path,
+            };
+            new_path = Some(
+                PathAndQuery::try_from(pq)
+                    .map_err(|_| ProxyError::Misconfigured("rewritten path is not a valid URI".into()))?,
+            );
+        }
+    }
+    let upstream_host = match upstream_host {
+        Some(h) => h,
+        // HTTP/1.0 without Host: the upstream request still needs a host (and h2c an authority).
+        None => HeaderValue::from_static("localhost"),
+    };
+    forward::prepare(&mut req, backend.protocol, &upstream_host, new_path)?;
+
+    let send = forward::send(backend, req, route.backend_timeout);
+    let (mut resp, addr) = match route.request_timeout {
+        Some(limit) => match tokio::time::timeout_at((start + limit).into(), send).await {
+            Ok(result) => result?,
+            Err(_) => return Err(ProxyError::Timeout(limit)),
+        },
+        None => send.await?,
+    };
+    outcome.upstream = Some(addr);
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return Err(ProxyError::UnexpectedUpgrade(addr));
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        let stop = ctx.shared.hard_stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = forward::tunnel(client_upgrade, upstream_upgrade) => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+        remove_hop_by_hop(resp.headers_mut(), true);
+    } else {
+        remove_hop_by_hop(resp.headers_mut(), false);
+    }
+    for modifier in &filters.response_headers {
+        modifier.apply(resp.headers_mut());
+    }
+    Ok(resp.map(ProxyBody::Upstream))
+}
+
+fn error_response(err: &ProxyError) -> Response<ProxyBody> {
+    let mut resp = Response::new(ProxyBody::from_static(err.body()));
+    *resp.status_mut() = err.status();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+/// Access-log rendering of the upstream address: `-` when none was reached.
+struct UpstreamField(Option<SocketAddr>);
+
+impl std::fmt::Display for UpstreamField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, "{addr}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// Access-log rendering of the response size: `-` when not known up front (streamed bodies).
+struct BytesField(Option<u64>);
+
+impl std::fmt::Display for BytesField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("-"),
+        }
+    }
+}

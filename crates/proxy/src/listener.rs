@@ -1,0 +1,141 @@
+//! Listening sockets and the per-connection HTTP server.
+//!
+//! The accept loop hands each connection, as any `AsyncRead + AsyncWrite` stream, to
+//! [`serve_connection`], which speaks HTTP/1.1 or HTTP/2 with prior knowledge (detected from the
+//! first bytes). TLS termination can wrap the stream in between without touching either side.
+
+use crate::handler::{handle, ConnCtx};
+use crate::proxy::Shared;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A connection that has not delivered a complete first request by then is closed, so idle or
+/// trickling clients cannot hold sockets forever (later requests are bounded by hyper's header
+/// read timeout).
+pub(crate) const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+const BACKLOG: i32 = 1024;
+
+/// A port being served.
+pub(crate) struct ListenerHandle {
+    pub(crate) local_addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl ListenerHandle {
+    /// Stops accepting; connections already accepted carry on.
+    pub(crate) fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+/// Binds `addr` with SO_REUSEADDR (so a restart does not wait for old connections in TIME_WAIT).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// A short reason for a port that cannot be listened on.
+pub(crate) fn describe_bind_error(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::AddrInUse => "address in use".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::AddrNotAvailable => "address not available".into(),
+        _ => err.to_string(),
+    }
+}
+
+/// Binds `addr` and starts accepting; the table routes its requests by `port`.
+pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<ListenerHandle> {
+    let listener = bind(addr)?;
+    let local_addr = listener.local_addr()?;
+    let stop = shared.shutdown.child_token();
+    let handle = ListenerHandle { local_addr, stop: stop.clone() };
+    let shared = Arc::clone(shared);
+    let tracker = shared.tracker.clone();
+    tracker.spawn(accept_loop(shared, listener, addr.port(), stop));
+    Ok(handle)
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, port: u16, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                // Small writes (headers) must not wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                let tracker = shared.tracker.clone();
+                tracker.spawn(serve_connection(Arc::clone(&shared), stream, port, remote));
+            }
+            Err(err) => {
+                tracing::warn!(port, %err, "accept failed");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Serves HTTP/1.1 and h2c on one client connection until it closes, the client idles before
+/// its first request, or a graceful shutdown finishes the requests in flight.
+pub(crate) async fn serve_connection<I>(shared: Arc<Shared>, io: I, port: u16, remote: SocketAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ctx = Arc::new(ConnCtx {
+        shared: Arc::clone(&shared),
+        port,
+        remote,
+        scheme: "http",
+        seen_request: AtomicBool::new(false),
+    });
+    let service_ctx = Arc::clone(&ctx);
+    let service = service_fn(move |req| handle(Arc::clone(&service_ctx), req));
+    let conn = shared.server.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let first_request = tokio::time::sleep(FIRST_REQUEST_TIMEOUT);
+    tokio::pin!(first_request);
+    let mut first_checked = false;
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(%remote, %err, "client connection ended with an error");
+                }
+                return;
+            }
+            _ = &mut first_request, if !first_checked => {
+                first_checked = true;
+                if !ctx.seen_request.load(Ordering::Relaxed) {
+                    tracing::debug!(%remote, "closing connection that sent no request");
+                    return;
+                }
+            }
+            _ = shared.shutdown.cancelled(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}

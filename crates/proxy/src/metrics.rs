@@ -1,0 +1,121 @@
+//! Prometheus metrics of the data plane.
+//!
+//! Families are registered once in [`Metrics::new`]. Label lookups (`Family::get_or_create`
+//! takes a lock and hashes the labels) happen when a routing state is built; requests only touch
+//! the resolved handles in [`RequestHandles`].
+
+use http::StatusCode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    listener: String,
+    route: String,
+    code_class: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    backend: String,
+}
+
+const CODE_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+fn duration_histogram() -> Histogram {
+    // 1 ms .. ~32 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The proxy's metric families.
+pub(crate) struct Metrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<ListenerLabels, Histogram, fn() -> Histogram>,
+    connect_failures: Family<BackendLabels, Counter>,
+    table_version: Gauge,
+}
+
+impl Metrics {
+    pub(crate) fn new(registry: &mut Registry) -> Metrics {
+        let metrics = Metrics {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+            connect_failures: Family::default(),
+            table_version: Gauge::default(),
+        };
+        registry.register(
+            "fairlead_requests",
+            "Requests answered, by listener, route (empty when none matched) and status class",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "fairlead_request_duration_seconds",
+            "Time from receiving a request to sending its response headers",
+            metrics.duration.clone(),
+        );
+        registry.register(
+            "fairlead_upstream_connect_failures",
+            "Failed attempts to connect to a backend endpoint",
+            metrics.connect_failures.clone(),
+        );
+        registry.register(
+            "fairlead_table_version",
+            "Version of the routing table in use",
+            metrics.table_version.clone(),
+        );
+        metrics
+    }
+
+    /// Resolves the handles for one (listener, route) pair; `route` is empty for requests that
+    /// matched no route.
+    pub(crate) fn request_handles(&self, listener: &str, route: &str) -> RequestHandles {
+        let by_class = CODE_CLASSES.map(|code_class| {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    listener: listener.to_owned(),
+                    route: route.to_owned(),
+                    code_class,
+                })
+                .clone()
+        });
+        let duration =
+            self.duration.get_or_create(&ListenerLabels { listener: listener.to_owned() }).clone();
+        RequestHandles { by_class, duration }
+    }
+
+    pub(crate) fn connect_failures(&self, backend: &str) -> Counter {
+        self.connect_failures.get_or_create(&BackendLabels { backend: backend.to_owned() }).clone()
+    }
+
+    pub(crate) fn set_table_version(&self, version: u64) {
+        self.table_version.set(i64::try_from(version).unwrap_or(i64::MAX));
+    }
+}
+
+/// Pre-resolved counters and histogram for one (listener, route) pair.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestHandles {
+    by_class: [Counter; 5],
+    duration: Histogram,
+}
+
+impl RequestHandles {
+    pub(crate) fn record(&self, status: StatusCode, elapsed: Duration) {
+        // StatusCode allows 100..=999; anything past 5xx counts as a server error.
+        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
+        if let Some(counter) = self.by_class.get(class) {
+            counter.inc();
+        }
+        self.duration.observe(elapsed.as_secs_f64());
+    }
+}

@@ -1,0 +1,248 @@
+//! Upstream connections, pooled per endpoint.
+//!
+//! Pooling per endpoint (not per Service) is what makes round-robin real: each request goes to
+//! the endpoint the balancer chose, over an idle keep-alive connection to that endpoint or a
+//! new one. HTTP/1.1 connections carry one request at a time and come back to the idle list
+//! when hyper reports them ready again; an HTTP/2 (h2c) endpoint shares one multiplexed
+//! connection.
+//!
+//! Pools live in a [`PoolRegistry`] that outlives routing-table swaps: a new state picks up the
+//! pools (and their warm connections) of endpoints it shares with the previous one.
+
+use crate::error::ConnectError;
+use fairlead_route::UpstreamProtocol;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// Most idle HTTP/1.1 connections kept per endpoint; more are closed when they become idle.
+const MAX_IDLE_PER_ENDPOINT: usize = 64;
+
+/// Connection settings shared by every pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolSettings {
+    pub connect_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// Locks a mutex, recovering from poisoning: the pool data stay consistent even if a holder
+/// panicked, since every critical section is a single push/pop/replace.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// All endpoint pools, keyed by address and protocol. Holds them weakly: a pool lives as long as
+/// a routing state (or a request in flight) refers to it.
+pub(crate) struct PoolRegistry {
+    settings: PoolSettings,
+    pools: Mutex<HashMap<(SocketAddr, UpstreamProtocol), Weak<EndpointPool>>>,
+}
+
+impl PoolRegistry {
+    pub(crate) fn new(settings: PoolSettings) -> PoolRegistry {
+        PoolRegistry { settings, pools: Mutex::new(HashMap::new()) }
+    }
+
+    /// The pool for one endpoint, shared with any live state that already uses it.
+    pub(crate) fn get(&self, addr: SocketAddr, protocol: UpstreamProtocol) -> Arc<EndpointPool> {
+        let mut pools = lock(&self.pools);
+        if let Some(pool) = pools.get(&(addr, protocol)).and_then(Weak::upgrade) {
+            return pool;
+        }
+        let pool = Arc::new(EndpointPool::new(addr, protocol, self.settings));
+        pools.insert((addr, protocol), Arc::downgrade(&pool));
+        pool
+    }
+
+    /// Forgets pools no state uses any more.
+    pub(crate) fn prune(&self) {
+        lock(&self.pools).retain(|_, pool| pool.strong_count() > 0);
+    }
+
+    /// Closes idle connections older than the idle timeout.
+    pub(crate) fn sweep_idle(&self) {
+        let live: Vec<Arc<EndpointPool>> = lock(&self.pools).values().filter_map(Weak::upgrade).collect();
+        let now = Instant::now();
+        for pool in live {
+            pool.sweep_idle(now);
+        }
+    }
+}
+
+struct Idle {
+    sender: http1::SendRequest<Incoming>,
+    since: Instant,
+}
+
+/// Connections to one endpoint.
+pub(crate) struct EndpointPool {
+    addr: SocketAddr,
+    protocol: UpstreamProtocol,
+    settings: PoolSettings,
+    /// HTTP/1.1 connections ready for a request, most recently used last.
+    idle: Mutex<Vec<Idle>>,
+    /// The shared HTTP/2 connection, if one is open.
+    h2: Mutex<Option<http2::SendRequest<Incoming>>>,
+}
+
+/// A connection checked out for one request.
+pub(crate) struct Checkout {
+    sender: Sender,
+    /// True when the connection came from the idle list (and so may have been closed by the
+    /// peer meanwhile).
+    pub(crate) reused: bool,
+}
+
+enum Sender {
+    H1(http1::SendRequest<Incoming>),
+    H2(http2::SendRequest<Incoming>),
+}
+
+/// Sending on a checked-out connection failed.
+pub(crate) enum SendError {
+    /// The request was not written; it can go to another connection.
+    NotSent(Request<Incoming>),
+    /// The request was (maybe partly) written; it cannot be retried.
+    Failed(hyper::Error),
+}
+
+impl EndpointPool {
+    fn new(addr: SocketAddr, protocol: UpstreamProtocol, settings: PoolSettings) -> EndpointPool {
+        EndpointPool { addr, protocol, settings, idle: Mutex::new(Vec::new()), h2: Mutex::new(None) }
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub(crate) fn protocol(&self) -> UpstreamProtocol {
+        self.protocol
+    }
+
+    /// A connection ready to send one request: an idle one if any (unless `fresh`), else a new
+    /// one.
+    pub(crate) async fn checkout(&self, fresh: bool) -> Result<Checkout, ConnectError> {
+        match self.protocol {
+            UpstreamProtocol::Http1 => {
+                if let Some(sender) = if fresh { None } else { self.take_idle() } {
+                    return Ok(Checkout { sender: Sender::H1(sender), reused: true });
+                }
+                let stream = self.connect().await?;
+                let (sender, conn) = http1::Builder::new()
+                    .handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|source| ConnectError::Handshake { addr: self.addr, source })?;
+                let addr = self.addr;
+                tokio::spawn(async move {
+                    if let Err(err) = conn.with_upgrades().await {
+                        tracing::debug!(%addr, %err, "upstream connection ended with an error");
+                    }
+                });
+                Ok(Checkout { sender: Sender::H1(sender), reused: false })
+            }
+            UpstreamProtocol::H2c => {
+                let shared = lock(&self.h2).as_ref().filter(|s| !fresh && !s.is_closed()).cloned();
+                if let Some(sender) = shared {
+                    return Ok(Checkout { sender: Sender::H2(sender), reused: true });
+                }
+                let stream = self.connect().await?;
+                let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+                    .timer(TokioTimer::new())
+                    .handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|source| ConnectError::Handshake { addr: self.addr, source })?;
+                let addr = self.addr;
+                tokio::spawn(async move {
+                    if let Err(err) = conn.await {
+                        tracing::debug!(%addr, %err, "upstream h2 connection ended with an error");
+                    }
+                });
+                // Concurrent first requests may each open one; the last one stays shared and the
+                // others close once their requests finish.
+                *lock(&self.h2) = Some(sender.clone());
+                Ok(Checkout { sender: Sender::H2(sender), reused: false })
+            }
+        }
+    }
+
+    fn take_idle(&self) -> Option<http1::SendRequest<Incoming>> {
+        let mut idle = lock(&self.idle);
+        let now = Instant::now();
+        while let Some(entry) = idle.pop() {
+            if entry.sender.is_ready() && now.duration_since(entry.since) < self.settings.idle_timeout {
+                return Some(entry.sender);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, sender: http1::SendRequest<Incoming>) {
+        let mut idle = lock(&self.idle);
+        if idle.len() < MAX_IDLE_PER_ENDPOINT {
+            idle.push(Idle { sender, since: Instant::now() });
+        }
+    }
+
+    fn sweep_idle(&self, now: Instant) {
+        let timeout = self.settings.idle_timeout;
+        lock(&self.idle).retain(|e| !e.sender.is_closed() && now.duration_since(e.since) < timeout);
+        let mut h2 = lock(&self.h2);
+        if h2.as_ref().is_some_and(http2::SendRequest::is_closed) {
+            *h2 = None;
+        }
+    }
+
+    async fn connect(&self) -> Result<TcpStream, ConnectError> {
+        let addr = self.addr;
+        let stream = match tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(addr)).await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(ConnectError::Io { addr, source }),
+            Err(_) => return Err(ConnectError::Timeout { addr }),
+        };
+        // Latency matters more than packet count for proxied requests.
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+impl Checkout {
+    /// Sends `req`; on success, an HTTP/1.1 connection goes back to `pool` once hyper reports it
+    /// ready for the next request (after the response body has been read).
+    pub(crate) async fn send(
+        self,
+        pool: &Arc<EndpointPool>,
+        req: Request<Incoming>,
+    ) -> Result<Response<Incoming>, SendError> {
+        match self.sender {
+            Sender::H1(mut sender) => match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    let pool = Arc::clone(pool);
+                    tokio::spawn(async move {
+                        if sender.ready().await.is_ok() {
+                            pool.put_idle(sender);
+                        }
+                    });
+                    Ok(resp)
+                }
+                Err(mut err) => match err.take_message() {
+                    Some(req) => Err(SendError::NotSent(req)),
+                    None => Err(SendError::Failed(err.into_error())),
+                },
+            },
+            Sender::H2(mut sender) => match sender.try_send_request(req).await {
+                Ok(resp) => Ok(resp),
+                Err(mut err) => match err.take_message() {
+                    Some(req) => Err(SendError::NotSent(req)),
+                    None => Err(SendError::Failed(err.into_error())),
+                },
+            },
+        }
+    }
+}

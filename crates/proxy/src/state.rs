@@ -1,0 +1,144 @@
+//! The routing state requests read: the compiled [`Table`] plus everything per route that can be
+//! prepared off the request path (parsed filters, weighted backend choice, endpoint pools,
+//! metric handles). Built whole by `apply`, published with one atomic store.
+
+use crate::filters::CompiledFilters;
+use crate::metrics::{Metrics, RequestHandles};
+use crate::pool::{EndpointPool, PoolRegistry};
+use fairlead_route::{CompiledRoute, CompiledTarget, Config, Table, UpstreamProtocol};
+use prometheus_client::metrics::counter::Counter;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One published routing state.
+pub(crate) struct State {
+    pub(crate) table: Table,
+    /// Indexed by `CompiledRoute::index`.
+    pub(crate) routes: Vec<RouteState>,
+    /// Handles for requests that reached a listener but matched no route (route label "").
+    pub(crate) listeners: HashMap<String, RequestHandles>,
+    /// Handles for requests no listener accepted (listener and route labels "").
+    pub(crate) unmatched: RequestHandles,
+}
+
+/// Per-route data prepared when the state is built.
+pub(crate) struct RouteState {
+    pub(crate) id: Arc<str>,
+    pub(crate) filters: CompiledFilters,
+    pub(crate) backends: Vec<BackendState>,
+    /// Running sums of the backend weights, for a binary-search weighted pick.
+    cumulative: Vec<u32>,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) backend_timeout: Option<Duration>,
+    /// Metric handles per listener the route is attached to (usually one).
+    handles: Vec<(String, RequestHandles)>,
+}
+
+pub(crate) enum BackendState {
+    Service(ServiceState),
+    Invalid(Arc<str>),
+}
+
+/// A resolved Service backend and its endpoints' pools, in endpoint order.
+pub(crate) struct ServiceState {
+    pub(crate) name: Arc<str>,
+    pub(crate) protocol: UpstreamProtocol,
+    pub(crate) endpoints: Vec<Arc<EndpointPool>>,
+    /// Round-robin cursor over `endpoints`.
+    cursor: AtomicUsize,
+    pub(crate) connect_failures: Counter,
+}
+
+impl ServiceState {
+    /// Starting index for the next request's round-robin walk.
+    pub(crate) fn next_start(&self) -> usize {
+        self.cursor.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl State {
+    pub(crate) fn build(table: Table, config: &Config, metrics: &Metrics, pools: &PoolRegistry) -> State {
+        // Which listeners each route id is attached to, for the listener metric label.
+        let mut route_listeners: HashMap<&str, Vec<&str>> = HashMap::new();
+        for listener in &config.listeners {
+            for route in &listener.routes {
+                let ids = route_listeners.entry(route.id.as_str()).or_default();
+                if !ids.contains(&listener.id.as_str()) {
+                    ids.push(listener.id.as_str());
+                }
+            }
+        }
+        let routes = table
+            .routes()
+            .iter()
+            .map(|route| {
+                let listener_ids = route_listeners.get(route.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                RouteState::build(route, listener_ids, metrics, pools)
+            })
+            .collect();
+        let listeners = config
+            .listeners
+            .iter()
+            .map(|l| (l.id.clone(), metrics.request_handles(&l.id, "")))
+            .collect();
+        State { table, routes, listeners, unmatched: metrics.request_handles("", "") }
+    }
+}
+
+impl RouteState {
+    fn build(
+        route: &CompiledRoute,
+        listener_ids: &[&str],
+        metrics: &Metrics,
+        pools: &PoolRegistry,
+    ) -> RouteState {
+        let mut backends = Vec::new();
+        let mut cumulative = Vec::new();
+        let mut total: u32 = 0;
+        for backend in route.backends.iter() {
+            total = total.saturating_add(backend.weight);
+            cumulative.push(total);
+            backends.push(match &backend.target {
+                CompiledTarget::Service(svc) => BackendState::Service(ServiceState {
+                    name: svc.name.as_str().into(),
+                    protocol: svc.protocol,
+                    endpoints: svc.endpoints.iter().map(|addr| pools.get(*addr, svc.protocol)).collect(),
+                    // Start each new state at a random endpoint so frequent table swaps do not
+                    // keep sending the first request after each swap to the same endpoint.
+                    cursor: AtomicUsize::new(fastrand::usize(..)),
+                    connect_failures: metrics.connect_failures(&svc.name),
+                }),
+                CompiledTarget::Invalid { reason } => BackendState::Invalid(reason.as_str().into()),
+            });
+        }
+        let ms = |v: Option<u64>| v.filter(|&ms| ms > 0).map(Duration::from_millis);
+        RouteState {
+            id: route.id.as_str().into(),
+            filters: CompiledFilters::compile(&route.filters),
+            backends,
+            cumulative,
+            request_timeout: ms(route.timeouts.request_ms),
+            backend_timeout: ms(route.timeouts.backend_request_ms),
+            handles: listener_ids.iter().map(|l| ((*l).to_owned(), metrics.request_handles(l, &route.id))).collect(),
+        }
+    }
+
+    /// Picks a backend by weight; `None` when the route has no backend with a positive weight.
+    pub(crate) fn pick_backend(&self) -> Option<&BackendState> {
+        let total = *self.cumulative.last()?;
+        if total == 0 {
+            return None;
+        }
+        let r = fastrand::u32(0..total);
+        // First backend whose running sum exceeds r; zero-weight backends never qualify.
+        let index = self.cumulative.partition_point(|&sum| sum <= r);
+        self.backends.get(index)
+    }
+
+    /// Metric handles for this route on `listener`, if resolved when the state was built.
+    pub(crate) fn handles(&self, listener: &str) -> Option<&RequestHandles> {
+        self.handles.iter().find(|(id, _)| id == listener).map(|(_, h)| h)
+    }
+}

@@ -1,0 +1,33 @@
+//! Condition types and reasons, spelled as the Gateway API spec spells them, so that a typo
+//! cannot make status disagree with the spec.
+
+pub(crate) const ACCEPTED: &str = "Accepted";
+pub(crate) const PROGRAMMED: &str = "Programmed";
+pub(crate) const RESOLVED_REFS: &str = "ResolvedRefs";
+pub(crate) const CONFLICTED: &str = "Conflicted";
+pub(crate) const PARTIALLY_INVALID: &str = "PartiallyInvalid";
+/// Used on EndpointSlices whose contents translation had to skip.
+pub(crate) const VALID: &str = "Valid";
+
+pub(crate) mod reason {
+    pub(crate) const ACCEPTED: &str = "Accepted";
+    pub(crate) const PROGRAMMED: &str = "Programmed";
+    pub(crate) const INVALID: &str = "Invalid";
+    pub(crate) const RESOLVED_REFS: &str = "ResolvedRefs";
+    pub(crate) const NO_CONFLICTS: &str = "NoConflicts";
+    pub(crate) const HOSTNAME_CONFLICT: &str = "HostnameConflict";
+    pub(crate) const PORT_UNAVAILABLE: &str = "PortUnavailable";
+    pub(crate) const UNSUPPORTED_PROTOCOL: &str = "UnsupportedProtocol";
+    pub(crate) const INVALID_ROUTE_KINDS: &str = "InvalidRouteKinds";
+    pub(crate) const LISTENERS_NOT_VALID: &str = "ListenersNotValid";
+    pub(crate) const NOT_ALLOWED_BY_LISTENERS: &str = "NotAllowedByListeners";
+    pub(crate) const NO_MATCHING_LISTENER_HOSTNAME: &str = "NoMatchingListenerHostname";
+    pub(crate) const NO_MATCHING_PARENT: &str = "NoMatchingParent";
+    pub(crate) const UNSUPPORTED_VALUE: &str = "UnsupportedValue";
+    pub(crate) const REF_NOT_PERMITTED: &str = "RefNotPermitted";
+    pub(crate) const INVALID_KIND: &str = "InvalidKind";
+    pub(crate) const BACKEND_NOT_FOUND: &str = "BackendNotFound";
+    pub(crate) const PATH_CONFLICT: &str = "PathConflict";
+    pub(crate) const INVALID_ADDRESS: &str = "InvalidAddress";
+    pub(crate) const UNSUPPORTED_ADDRESS_TYPE: &str = "UnsupportedAddressType";
+}

@@ -1,0 +1,242 @@
+//! HTTPRoute rules to IR routes: matches, timeouts and backends. A rule that cannot be
+//! expressed (invalid regex, bad duration, bad filter) is dropped with a [`RuleError`] the
+//! route's status reports.
+
+use super::filters::{self, Filters};
+use crate::backends::{BackendRef, PortRef, RefProblem, Resolver};
+use crate::meta;
+use fairlead_route::{HeaderMatch, PathMatch, QueryMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch, Timeouts};
+use gateway_api::httproutes::{
+    HTTPRoute, HttpRouteRules, HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType as HeaderType,
+    HttpRouteRulesMatchesMethod as Method, HttpRouteRulesMatchesPathType as PathType,
+    HttpRouteRulesMatchesQueryParamsType as QueryType, HttpRouteRulesTimeouts,
+};
+use std::str::FromStr;
+
+/// Why a rule was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RuleError {
+    #[error("{field}: invalid regular expression {pattern:?}: {reason}")]
+    InvalidRegex { field: String, pattern: String, reason: String },
+    #[error("{field}: path {value:?} must start with '/'")]
+    RelativePath { field: String, value: String },
+    #[error("timeouts.{field}: invalid duration {value:?}: {reason}")]
+    InvalidDuration { field: &'static str, value: String, reason: String },
+    #[error("timeouts.backendRequest ({backend_ms}ms) must not be longer than timeouts.request ({request_ms}ms)")]
+    BackendTimeoutTooLong { backend_ms: u64, request_ms: u64 },
+    #[error("{field}: {reason}")]
+    InvalidFilter { field: String, reason: String },
+}
+
+/// The rules of one HTTPRoute, converted once and attached to every listener it reaches.
+#[derive(Default)]
+pub(crate) struct ConvertedRules {
+    /// One route per valid rule, without hostnames (those depend on the listener).
+    pub routes: Vec<Route>,
+    /// `rule N: why` for every dropped rule.
+    pub invalid: Vec<String>,
+    /// `rule N: ...` for every kept rule carrying a filter we cannot apply.
+    pub unsupported: Vec<String>,
+    pub ref_problems: Vec<RefProblem>,
+}
+
+pub(crate) fn convert(route: &HTTPRoute, resolver: &mut Resolver<'_>) -> ConvertedRules {
+    let ns = meta::namespace(&route.metadata);
+    let name = meta::name(&route.metadata);
+    // The API server defaults an absent rules list to one rule matching every path.
+    let default_rules = [HttpRouteRules::default()];
+    let rules = route.spec.rules.as_deref().unwrap_or(&default_rules);
+    let mut out = ConvertedRules::default();
+    for (index, rule) in rules.iter().enumerate() {
+        let converted = convert_matches(rule.matches.as_deref().unwrap_or_default()).and_then(|matches| {
+            let filters = filters::convert(rule, &matches)?;
+            let timeouts = convert_timeouts(rule.timeouts.as_ref())?;
+            Ok((matches, filters, timeouts))
+        });
+        let (matches, Filters { mut filters, unsupported }, timeouts) = match converted {
+            Ok(parts) => parts,
+            Err(err) => {
+                out.invalid.push(format!("rule {index}: {err}"));
+                continue;
+            }
+        };
+        for filter in unsupported {
+            out.unsupported.push(format!("rule {index}: {filter} is not supported, so the rule answers 500"));
+        }
+        let mut backends = Vec::new();
+        let mut per_backend_filters = false;
+        for backend in rule.backend_refs.iter().flatten() {
+            per_backend_filters |= backend.filters.as_ref().is_some_and(|f| !f.is_empty());
+            let reference = BackendRef {
+                group: backend.group.as_deref().unwrap_or_default(),
+                kind: backend.kind.as_deref().unwrap_or("Service"),
+                namespace: backend.namespace.as_deref().unwrap_or(ns),
+                name: &backend.name,
+                port: backend.port.map_or(PortRef::Missing, PortRef::Number),
+                // Negative weights are rejected by the API server; read them as "never".
+                weight: backend.weight.map_or(1, |w| u32::try_from(w).unwrap_or(0)),
+            };
+            let (resolved, problem) = resolver.http_route_backend(ns, &reference);
+            backends.push(resolved);
+            out.ref_problems.extend(problem);
+        }
+        if per_backend_filters {
+            // The IR has no per-backend filters; skipping them would silently change behaviour.
+            let name = "backendRefs[].filters".to_string();
+            out.unsupported.push(format!("rule {index}: {name} is not supported, so the rule answers 500"));
+            filters.push(fairlead_route::Filter::Unsupported { name });
+        }
+        out.routes.push(Route {
+            id: format!("httproute/{ns}/{name}/rule/{index}"),
+            kind: RouteKind::HttpRoute,
+            hostnames: Vec::new(),
+            matches,
+            filters,
+            backends,
+            timeouts,
+            order: RouteOrder {
+                created: meta::created(&route.metadata),
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                rule: u32::try_from(index).unwrap_or(u32::MAX),
+            },
+        });
+    }
+    out
+}
+
+fn convert_matches(matches: &[HttpRouteRulesMatches]) -> Result<Vec<RouteMatch>, RuleError> {
+    matches.iter().enumerate().map(|(i, m)| convert_match(i, m)).collect()
+}
+
+fn convert_match(index: usize, m: &HttpRouteRulesMatches) -> Result<RouteMatch, RuleError> {
+    let field = format!("matches[{index}]");
+    let path = match &m.path {
+        None => PathMatch::Prefix("/".into()),
+        Some(path) => {
+            let value = path.value.clone().unwrap_or_else(|| "/".into());
+            let field = format!("{field}.path");
+            match path.r#type.as_ref().unwrap_or(&PathType::PathPrefix) {
+                PathType::PathPrefix => PathMatch::Prefix(absolute(&field, value)?),
+                PathType::Exact => PathMatch::Exact(absolute(&field, value)?),
+                PathType::RegularExpression => PathMatch::RegularExpression(valid_regex(&field, value)?),
+            }
+        }
+    };
+    let mut headers = Vec::new();
+    for (i, h) in m.headers.iter().flatten().enumerate() {
+        let value = match h.r#type.as_ref().unwrap_or(&HeaderType::Exact) {
+            HeaderType::Exact => StringMatch::Exact(h.value.clone()),
+            HeaderType::RegularExpression => {
+                StringMatch::RegularExpression(valid_regex(&format!("{field}.headers[{i}]"), h.value.clone())?)
+            }
+        };
+        headers.push(HeaderMatch { name: h.name.to_ascii_lowercase(), value });
+    }
+    let mut query = Vec::new();
+    for (i, q) in m.query_params.iter().flatten().enumerate() {
+        let value = match q.r#type.as_ref().unwrap_or(&QueryType::Exact) {
+            QueryType::Exact => StringMatch::Exact(q.value.clone()),
+            QueryType::RegularExpression => {
+                StringMatch::RegularExpression(valid_regex(&format!("{field}.queryParams[{i}]"), q.value.clone())?)
+            }
+        };
+        query.push(QueryMatch { name: q.name.clone(), value });
+    }
+    Ok(RouteMatch { path, headers, query, method: m.method.as_ref().map(|m| method_name(m).to_string()) })
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Connect => "CONNECT",
+        Method::Options => "OPTIONS",
+        Method::Trace => "TRACE",
+        Method::Patch => "PATCH",
+    }
+}
+
+pub(super) fn absolute(field: &str, value: String) -> Result<String, RuleError> {
+    if value.starts_with('/') {
+        Ok(value)
+    } else {
+        Err(RuleError::RelativePath { field: field.to_string(), value })
+    }
+}
+
+/// Checks a pattern in the anchored form the route compiler uses, so a rule the compiler would
+/// reject is reported here, against the object the user wrote.
+fn valid_regex(field: &str, pattern: String) -> Result<String, RuleError> {
+    match regex::Regex::new(&format!("^(?:{pattern})$")) {
+        Ok(_) => Ok(pattern),
+        Err(err) => {
+            // regex's syntax errors span several lines (pattern, caret, message): keep the message.
+            let text = err.to_string();
+            let reason = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid").to_string();
+            Err(RuleError::InvalidRegex { field: field.to_string(), pattern, reason })
+        }
+    }
+}
+
+fn convert_timeouts(timeouts: Option<&HttpRouteRulesTimeouts>) -> Result<Timeouts, RuleError> {
+    let Some(timeouts) = timeouts else {
+        return Ok(Timeouts::default());
+    };
+    let request_ms = duration_ms("request", timeouts.request.as_deref())?;
+    let backend_request_ms = duration_ms("backendRequest", timeouts.backend_request.as_deref())?;
+    if let (Some(backend_ms), Some(request_ms)) = (backend_request_ms, request_ms) {
+        if backend_ms > request_ms {
+            return Err(RuleError::BackendTimeoutTooLong { backend_ms, request_ms });
+        }
+    }
+    Ok(Timeouts { request_ms, backend_request_ms })
+}
+
+/// A Gateway API duration (`500ms`, `10s`, `1h30m`) in milliseconds. Zero disables the
+/// timeout, as the spec says, so it maps to "no timeout" rather than to an instant one.
+fn duration_ms(field: &'static str, value: Option<&str>) -> Result<Option<u64>, RuleError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let parsed = gateway_api::Duration::from_str(value).map_err(|reason| RuleError::InvalidDuration {
+        field,
+        value: value.to_string(),
+        reason,
+    })?;
+    let ms = u64::try_from(parsed.as_millis()).unwrap_or(u64::MAX);
+    Ok((ms != 0).then_some(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_convert_to_milliseconds() {
+        assert_eq!(duration_ms("request", Some("500ms")), Ok(Some(500)));
+        assert_eq!(duration_ms("request", Some("10s")), Ok(Some(10_000)));
+        assert_eq!(duration_ms("request", Some("1m")), Ok(Some(60_000)));
+        assert_eq!(duration_ms("request", Some("1h30m")), Ok(Some(5_400_000)));
+        assert_eq!(duration_ms("request", Some("0s")), Ok(None));
+        assert_eq!(duration_ms("request", None), Ok(None));
+    }
+
+    #[test]
+    fn malformed_durations_are_errors() {
+        for bad in ["10", "1d", "-1s", "1.5s", "", "10 s"] {
+            assert!(duration_ms("request", Some(bad)).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn regex_errors_keep_the_message_on_one_line() {
+        let err = valid_regex("matches[0].path", "(".to_string()).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.starts_with("matches[0].path: invalid regular expression \"(\""), "{text}");
+    }
+}
