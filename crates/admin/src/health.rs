@@ -43,7 +43,14 @@ impl Health {
         match map.get_mut(name) {
             Some(current) if current.state == state => current.message = message,
             _ => {
-                map.insert(name.to_owned(), SubsystemStatus { state, message, since: now_rfc3339() });
+                map.insert(
+                    name.to_owned(),
+                    SubsystemStatus {
+                        state,
+                        message,
+                        since: now_rfc3339(),
+                    },
+                );
             }
         }
     }
@@ -55,12 +62,18 @@ impl Health {
     /// Ready when at least one subsystem is registered and every one is Ready or Degraded.
     pub fn is_ready(&self) -> bool {
         let map = self.subsystems.lock().unwrap_or_else(|p| p.into_inner());
-        !map.is_empty() && map.values().all(|s| matches!(s.state, State::Ready | State::Degraded))
+        !map.is_empty()
+            && map
+                .values()
+                .all(|s| matches!(s.state, State::Ready | State::Degraded))
     }
 }
 
 fn now_rfc3339() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     rfc3339(secs)
 }
 
@@ -99,7 +112,10 @@ mod tests {
     #[test]
     fn readiness_needs_every_subsystem_ready_or_degraded() {
         let h = Health::new();
-        assert!(!h.is_ready(), "a fresh process with nothing reported is not ready");
+        assert!(
+            !h.is_ready(),
+            "a fresh process with nothing reported is not ready"
+        );
         h.set("source", State::Pending, "loading");
         h.set("listeners", State::Ready, "bound");
         assert!(!h.is_ready());

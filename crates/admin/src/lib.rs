@@ -52,7 +52,11 @@ pub struct Admin {
 impl Admin {
     /// `registry` holds every metric of the process; it is only read from here on.
     pub fn new(health: Arc<Health>, registry: Registry) -> Arc<Self> {
-        Arc::new(Admin { health, snapshot: ArcSwap::from_pointee(Snapshot::default()), registry })
+        Arc::new(Admin {
+            health,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            registry,
+        })
     }
 
     pub fn publish(&self, snapshot: Snapshot) {
@@ -106,7 +110,10 @@ impl Admin {
                     Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed\n"),
                 }
             }
-            _ => text(StatusCode::NOT_FOUND, "not found: try /healthz /readyz /status /routes /metrics\n"),
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "not found: try /healthz /readyz /status /routes /metrics\n",
+            ),
         }
     }
 }
@@ -114,8 +121,10 @@ impl Admin {
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -124,8 +133,10 @@ fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
         Ok(mut body) => {
             body.push(b'\n');
             let mut resp = Response::new(Full::new(Bytes::from(body)));
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
             resp
         }
         Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "serialization failed\n"),

@@ -7,7 +7,10 @@ fn admin() -> Arc<Admin> {
 #[test]
 fn readyz_follows_subsystems() {
     let a = admin();
-    assert_eq!(a.respond(&Method::GET, "/readyz").status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        a.respond(&Method::GET, "/readyz").status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     a.health.set("source", State::Ready, "");
     assert_eq!(a.respond(&Method::GET, "/readyz").status(), StatusCode::OK);
     assert_eq!(a.respond(&Method::GET, "/healthz").status(), StatusCode::OK);
@@ -17,14 +20,24 @@ fn readyz_follows_subsystems() {
 fn unknown_paths_and_methods_are_refused() {
     let a = admin();
     assert_eq!(a.respond(&Method::GET, "/nope").status(), StatusCode::NOT_FOUND);
-    assert_eq!(a.respond(&Method::POST, "/status").status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        a.respond(&Method::POST, "/status").status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
 }
 
 #[test]
 fn routes_dump_is_the_published_config() {
     let a = admin();
-    let config = Config { version: 7, listeners: Vec::new() };
-    a.publish(Snapshot { version: 7, config: config.clone(), ..Snapshot::default() });
+    let config = Config {
+        version: 7,
+        listeners: Vec::new(),
+    };
+    a.publish(Snapshot {
+        version: 7,
+        config: config.clone(),
+        ..Snapshot::default()
+    });
     let resp = a.respond(&Method::GET, "/routes");
     assert_eq!(resp.status(), StatusCode::OK);
     let body = futures_body(resp);

@@ -84,8 +84,10 @@ async fn handle(
     let body = serde_json::to_vec(&description).unwrap_or_default();
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = header::HeaderValue::from_str(&name) {
         resp.headers_mut().insert("x-echo-name", v);
     }

@@ -51,7 +51,11 @@ impl Backends {
                 target: CompiledTarget::compile(&backend.target),
             });
         }
-        Backends { backends: compiled, cumulative, total }
+        Backends {
+            backends: compiled,
+            cumulative,
+            total,
+        }
     }
 
     pub fn total_weight(&self) -> u32 {
@@ -88,7 +92,9 @@ impl CompiledTarget {
                 endpoints: service.endpoints.clone(),
                 next: AtomicUsize::new(0),
             }),
-            BackendTarget::Invalid { reason } => CompiledTarget::Invalid { reason: reason.clone() },
+            BackendTarget::Invalid { reason } => CompiledTarget::Invalid {
+                reason: reason.clone(),
+            },
         }
     }
 }

@@ -16,7 +16,12 @@ fn service(name: &str, weight: u32, endpoints: &[&str]) -> Backend {
 }
 
 fn invalid(weight: u32) -> Backend {
-    Backend { weight, target: BackendTarget::Invalid { reason: "no such service".into() } }
+    Backend {
+        weight,
+        target: BackendTarget::Invalid {
+            reason: "no such service".into(),
+        },
+    }
 }
 
 fn name(target: &CompiledTarget) -> &str {
@@ -28,10 +33,16 @@ fn name(target: &CompiledTarget) -> &str {
 
 /// How often each backend is picked over every `r` in `0..total_weight()`.
 fn distribution(backends: &Backends) -> Vec<(String, u32)> {
-    let mut counts: Vec<(String, u32)> = backends.iter().map(|b| (name(&b.target).to_string(), 0)).collect();
+    let mut counts: Vec<(String, u32)> = backends
+        .iter()
+        .map(|b| (name(&b.target).to_string(), 0))
+        .collect();
     for r in 0..backends.total_weight() {
         let picked = backends.pick(r).expect("r below total weight picks a backend");
-        let slot = counts.iter_mut().find(|(n, _)| n == name(&picked.target)).unwrap();
+        let slot = counts
+            .iter_mut()
+            .find(|(n, _)| n == name(&picked.target))
+            .unwrap();
         slot.1 += 1;
     }
     counts
@@ -39,8 +50,14 @@ fn distribution(backends: &Backends) -> Vec<(String, u32)> {
 
 #[test]
 fn pick_follows_weights_exactly() {
-    let cases: [(&str, Vec<Backend>, Vec<(&str, u32)>); 4] = [
-        ("single backend gets everything", vec![service("a", 5, &[])], vec![("a", 5)]),
+    /// (rule, backends, expected picks per backend)
+    type Case = (&'static str, Vec<Backend>, Vec<(&'static str, u32)>);
+    let cases: [Case; 4] = [
+        (
+            "single backend gets everything",
+            vec![service("a", 5, &[])],
+            vec![("a", 5)],
+        ),
         (
             "shares are proportional to weight",
             vec![service("a", 1, &[]), service("b", 3, &[]), service("c", 6, &[])],
@@ -48,7 +65,12 @@ fn pick_follows_weights_exactly() {
         ),
         (
             "weight 0 is never picked, wherever it sits",
-            vec![service("z1", 0, &[]), service("a", 2, &[]), service("z2", 0, &[]), service("b", 1, &[])],
+            vec![
+                service("z1", 0, &[]),
+                service("a", 2, &[]),
+                service("z2", 0, &[]),
+                service("b", 1, &[]),
+            ],
             vec![("z1", 0), ("a", 2), ("z2", 0), ("b", 1)],
         ),
         (
@@ -68,7 +90,10 @@ fn pick_follows_weights_exactly() {
 fn pick_without_weight_is_none() {
     let cases = [
         ("no backends", vec![]),
-        ("only weight-0 backends", vec![service("a", 0, &[]), service("b", 0, &[])]),
+        (
+            "only weight-0 backends",
+            vec![service("a", 0, &[]), service("b", 0, &[])],
+        ),
     ];
     for (rule, config) in cases {
         let backends = Backends::compile(&config);

@@ -74,7 +74,10 @@ impl<'c> Builder<'c> {
             Some(&group) => group,
             None => {
                 let group = self.groups.len();
-                self.groups.push(GroupBuilder { listener: listener_index, routes: HostMap::default() });
+                self.groups.push(GroupBuilder {
+                    listener: listener_index,
+                    routes: HostMap::default(),
+                });
                 hosts.insert(pattern, group);
                 group
             }
@@ -102,11 +105,27 @@ impl<'c> Builder<'c> {
         };
         let compiled = route_matches
             .iter()
-            .map(|m| Ok((PathRank::of(&m.path), CompiledPath::compile(&m.path)?, Conditions::compile(m)?)))
+            .map(|m| {
+                Ok((
+                    PathRank::of(&m.path),
+                    CompiledPath::compile(&m.path)?,
+                    Conditions::compile(m)?,
+                ))
+            })
             .collect::<Result<Vec<_>, RouteError>>()?;
 
-        let route_index = self.routes.len();
-        self.routes.push(Arc::new(CompiledRoute {
+        // `group` always exists: the listener created it just before adding its routes.
+        let Builder {
+            groups,
+            routes,
+            matches,
+            ..
+        } = self;
+        let Some(tiers) = groups.get_mut(group).map(|g| &mut g.routes) else {
+            return Ok(());
+        };
+        let route_index = routes.len();
+        routes.push(Arc::new(CompiledRoute {
             index: route_index,
             id: route.id.clone(),
             filters: route.filters.clone(),
@@ -124,11 +143,8 @@ impl<'c> Builder<'c> {
             hostnames.push(HostPattern::Any);
         }
 
-        let Some(tiers) = self.groups.get_mut(group).map(|g| &mut g.routes) else {
-            return Ok(());
-        };
         for (match_index, (path_rank, path, conditions)) in compiled.into_iter().enumerate() {
-            let seq = self.matches.len();
+            let seq = matches.len();
             for pattern in &hostnames {
                 let precedence = Precedence {
                     host: pattern.rank(),
@@ -142,7 +158,7 @@ impl<'c> Builder<'c> {
                 };
                 tiers.get_or_default(pattern).add(&path, precedence, seq);
             }
-            self.matches.push(CompiledMatch {
+            matches.push(CompiledMatch {
                 route: route_index,
                 listener,
                 one_label: route.kind == RouteKind::Ingress,
@@ -154,12 +170,19 @@ impl<'c> Builder<'c> {
     }
 
     fn finish(self, version: u64) -> (Table, Vec<CompileError>) {
-        let ports = self.port_protocols.iter().map(|(&port, &(protocol, _))| (port, protocol)).collect();
+        let ports = self
+            .port_protocols
+            .iter()
+            .map(|(&port, &(protocol, _))| (port, protocol))
+            .collect();
         let port_hosts: FastMap<u16, HostMap<usize>> = self.port_hosts.into_iter().collect();
         let groups = self
             .groups
             .into_iter()
-            .map(|g| ListenerGroup { listener: g.listener, routes: g.routes.map(PathTierBuilder::finish) })
+            .map(|g| ListenerGroup {
+                listener: g.listener,
+                routes: g.routes.map(PathTierBuilder::finish),
+            })
             .collect();
         let table = Table {
             version,

@@ -179,7 +179,9 @@ pub enum Filter {
     UrlRewrite(UrlRewrite),
     /// A filter translation could not express (e.g. an unknown ExtensionRef): the rule answers
     /// 500 and the route's status says why.
-    Unsupported { name: String },
+    Unsupported {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -107,7 +107,11 @@ pub(crate) struct HostMap<T> {
 
 impl<T> Default for HostMap<T> {
     fn default() -> Self {
-        HostMap { exact: FastMap::default(), wildcard: FastMap::default(), any: None }
+        HostMap {
+            exact: FastMap::default(),
+            wildcard: FastMap::default(),
+            any: None,
+        }
     }
 }
 

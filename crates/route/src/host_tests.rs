@@ -27,7 +27,10 @@ fn normalize_host_cases() {
 
 #[test]
 fn normalize_host_borrows_unless_lowercasing() {
-    assert!(matches!(normalize_host("example.com:80"), Cow::Borrowed("example.com")));
+    assert!(matches!(
+        normalize_host("example.com:80"),
+        Cow::Borrowed("example.com")
+    ));
     assert!(matches!(normalize_host("Example.com"), Cow::Owned(_)));
 }
 
@@ -37,9 +40,21 @@ fn hostname_patterns_parse() {
         ("no hostname is any", None, HostPattern::Any),
         ("empty hostname is any", Some(""), HostPattern::Any),
         ("bare star is any", Some("*"), HostPattern::Any),
-        ("exact", Some("Foo.Example.com."), HostPattern::Exact("foo.example.com".into())),
-        ("wildcard keeps the dot", Some("*.example.com"), HostPattern::Wildcard(".example.com".into())),
-        ("star not followed by a dot is literal", Some("*foo.com"), HostPattern::Exact("*foo.com".into())),
+        (
+            "exact",
+            Some("Foo.Example.com."),
+            HostPattern::Exact("foo.example.com".into()),
+        ),
+        (
+            "wildcard keeps the dot",
+            Some("*.example.com"),
+            HostPattern::Wildcard(".example.com".into()),
+        ),
+        (
+            "star not followed by a dot is literal",
+            Some("*foo.com"),
+            HostPattern::Exact("*foo.com".into()),
+        ),
     ];
     for (rule, raw, want) in cases {
         assert_eq!(HostPattern::parse(raw), want, "{rule}");
@@ -68,15 +83,34 @@ fn host_map_visits_most_specific_first() {
     }
     map.insert(HostPattern::Any, "any");
 
-    let cases: [(&str, &str, Vec<(&str, bool)>); 5] = [
+    /// (rule, host, expected visits)
+    type Case = (&'static str, &'static str, Vec<(&'static str, bool)>);
+    let cases: [Case; 5] = [
         (
             "exact, then wildcards longest first, then any",
             "a.b.example.com",
-            vec![("exact", false), ("wild-long", false), ("wild-short", true), ("any", false)],
+            vec![
+                ("exact", false),
+                ("wild-long", false),
+                ("wild-short", true),
+                ("any", false),
+            ],
         ),
-        ("one label under the short wildcard", "x.example.com", vec![("wild-short", false), ("any", false)]),
-        ("a wildcard never matches its own suffix", "example.com", vec![("any", false)]),
-        ("leading dot leaves no label for the star", ".example.com", vec![("any", false)]),
+        (
+            "one label under the short wildcard",
+            "x.example.com",
+            vec![("wild-short", false), ("any", false)],
+        ),
+        (
+            "a wildcard never matches its own suffix",
+            "example.com",
+            vec![("any", false)],
+        ),
+        (
+            "leading dot leaves no label for the star",
+            ".example.com",
+            vec![("any", false)],
+        ),
         (
             "empty first label makes the rest multi-label",
             ".x.example.com",

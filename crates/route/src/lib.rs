@@ -31,6 +31,8 @@ mod host_tests;
 #[cfg(test)]
 mod lookup_tests;
 #[cfg(test)]
+mod path_tests;
+#[cfg(test)]
 mod precedence_tests;
 #[cfg(test)]
 mod testkit;

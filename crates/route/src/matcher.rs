@@ -97,17 +97,15 @@ enum ValueCondition {
 
 impl Conditions {
     pub(crate) fn compile(m: &RouteMatch) -> Result<Conditions, RouteError> {
-        let method = match &m.method {
-            Some(method) => Some(http::Method::from_bytes(method.as_bytes()).map_err(|source| {
-                RouteError::Method { method: method.clone(), source }
-            })?),
-            None => None,
-        };
+        let method = m.method.as_deref().map(compile_method).transpose()?;
         // Every entry is validated, but only the first per name is kept for matching.
         let mut headers: Vec<HeaderCondition> = Vec::with_capacity(m.headers.len());
         for h in &m.headers {
-            let name = HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|source| RouteError::HeaderName { name: h.name.clone(), source })?;
+            let name =
+                HeaderName::from_bytes(h.name.as_bytes()).map_err(|source| RouteError::HeaderName {
+                    name: h.name.clone(),
+                    source,
+                })?;
             let value = ValueCondition::compile("header", &h.value)?;
             if !headers.iter().any(|kept| kept.name == name) {
                 headers.push(HeaderCondition { name, value });
@@ -117,10 +115,17 @@ impl Conditions {
         for q in &m.query {
             let value = ValueCondition::compile("query", &q.value)?;
             if !query.iter().any(|kept| *kept.name == *q.name) {
-                query.push(QueryCondition { name: q.name.as_str().into(), value });
+                query.push(QueryCondition {
+                    name: q.name.as_str().into(),
+                    value,
+                });
             }
         }
-        Ok(Conditions { method, headers: headers.into(), query: query.into() })
+        Ok(Conditions {
+            method,
+            headers: headers.into(),
+            query: query.into(),
+        })
     }
 
     /// Number of header names matched, for precedence. Gateway API: when several entries name
@@ -146,13 +151,22 @@ impl Conditions {
         }
         self.headers.iter().all(|h| {
             // A header sent several times is matched on its first value.
-            req.headers.get(&h.name).is_some_and(|v| h.value.matches_bytes(v.as_bytes()))
+            req.headers
+                .get(&h.name)
+                .is_some_and(|v| h.value.matches_bytes(v.as_bytes()))
         }) && self.query.iter().all(|q| {
             req.query
                 .and_then(|raw| query_param(raw, &q.name))
                 .is_some_and(|v| q.value.matches_bytes(v.as_bytes()))
         })
     }
+}
+
+fn compile_method(method: &str) -> Result<http::Method, RouteError> {
+    http::Method::from_bytes(method.as_bytes()).map_err(|source| RouteError::Method {
+        method: method.to_owned(),
+        source,
+    })
 }
 
 impl ValueCondition {

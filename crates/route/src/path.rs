@@ -34,7 +34,11 @@ impl PathTier {
                 .get(i)
                 .filter(|m| !(multi_label && m.one_label) && m.conditions.pass(req))
         };
-        if let Some(found) = self.exact.get(req.path).and_then(|list| list.iter().find_map(passes)) {
+        if let Some(found) = self
+            .exact
+            .get(req.path)
+            .and_then(|list| list.iter().find_map(passes))
+        {
             return Some(found);
         }
         if !self.prefix.is_empty() {

@@ -20,10 +20,10 @@ pub(crate) struct Precedence<'c> {
     pub(crate) path: PathRank,
     /// 3. A method match before none.
     pub(crate) method: Reverse<bool>,
-    /// 5. More query matches first.
-    pub(crate) query: Reverse<usize>,
     /// 4. More header matches first.
     pub(crate) headers: Reverse<usize>,
+    /// 5. More query matches first.
+    pub(crate) query: Reverse<usize>,
     /// 6. Oldest creation time first, routes without one last; then namespace, name, rule.
     pub(crate) order: OrderKey<'c>,
     /// 7. Position of the match inside the route.

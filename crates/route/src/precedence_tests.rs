@@ -16,7 +16,12 @@ fn assert_wins(rule: &str, want: Route, other: Route, req: Req) {
 }
 
 fn with_order(mut route: Route, created: Option<i64>, namespace: &str, name: &str, rule: u32) -> Route {
-    route.order = RouteOrder { created, namespace: namespace.into(), name: name.into(), rule };
+    route.order = RouteOrder {
+        created,
+        namespace: namespace.into(),
+        name: name.into(),
+        rule,
+    };
     route
 }
 
@@ -70,20 +75,48 @@ fn rule_2_path_exact_then_longest_prefix_then_regex() {
         req(),
     );
     // `/a/` is as long as `/a` once its trailing slash is dropped, so the next rule decides.
-    let older = with_order(http_route("older", &[], vec![prefix("/a")]), Some(1), "ns", "older", 0);
-    let newer = with_order(http_route("newer", &[], vec![prefix("/a/")]), Some(2), "ns", "newer", 0);
-    assert_wins("a trailing slash does not make a prefix longer", older, newer, get("h", "/a/b"));
+    let older = with_order(
+        http_route("older", &[], vec![prefix("/a")]),
+        Some(1),
+        "ns",
+        "older",
+        0,
+    );
+    let newer = with_order(
+        http_route("newer", &[], vec![prefix("/a/")]),
+        Some(2),
+        "ns",
+        "newer",
+        0,
+    );
+    assert_wins(
+        "a trailing slash does not make a prefix longer",
+        older,
+        newer,
+        get("h", "/a/b"),
+    );
 }
 
 #[test]
 fn rule_3_method_before_none() {
     assert_wins(
         "a method match outranks header and query matches",
-        http_route("method", &[], vec![RouteMatch { method: Some("GET".into()), ..prefix("/") }]),
+        http_route(
+            "method",
+            &[],
+            vec![RouteMatch {
+                method: Some("GET".into()),
+                ..prefix("/")
+            }],
+        ),
         http_route(
             "headers",
             &[],
-            vec![RouteMatch { headers: vec![header("x", is("1"))], query: vec![query("q", is("1"))], ..prefix("/") }],
+            vec![RouteMatch {
+                headers: vec![header("x", is("1"))],
+                query: vec![query("q", is("1"))],
+                ..prefix("/")
+            }],
         ),
         get("h", "/?q=1").header("x", "1"),
     );
@@ -96,7 +129,10 @@ fn rule_4_more_header_matches_first() {
         http_route(
             "two",
             &[],
-            vec![RouteMatch { headers: vec![header("x", is("1")), header("y", is("1"))], ..prefix("/") }],
+            vec![RouteMatch {
+                headers: vec![header("x", is("1")), header("y", is("1"))],
+                ..prefix("/")
+            }],
         ),
         http_route(
             "one",
@@ -114,7 +150,14 @@ fn rule_4_more_header_matches_first() {
 #[test]
 fn rule_5_more_query_matches_first() {
     let older = with_order(
-        http_route("one", &[], vec![RouteMatch { query: vec![query("q", is("1"))], ..prefix("/") }]),
+        http_route(
+            "one",
+            &[],
+            vec![RouteMatch {
+                query: vec![query("q", is("1"))],
+                ..prefix("/")
+            }],
+        ),
         Some(1),
         "a",
         "a",
@@ -124,34 +167,79 @@ fn rule_5_more_query_matches_first() {
         http_route(
             "two",
             &[],
-            vec![RouteMatch { query: vec![query("q", is("1")), query("r", is("1"))], ..prefix("/") }],
+            vec![RouteMatch {
+                query: vec![query("q", is("1")), query("r", is("1"))],
+                ..prefix("/")
+            }],
         ),
         Some(2),
         "z",
         "z",
         9,
     );
-    assert_wins("two query matches beat one, even from a newer route", newer, older, get("h", "/?q=1&r=1"));
+    assert_wins(
+        "two query matches beat one, even from a newer route",
+        newer,
+        older,
+        get("h", "/?q=1&r=1"),
+    );
 }
 
 #[test]
 fn rule_6_route_order() {
-    let r = |id: &str, created, ns: &str, name: &str, rule| with_order(http_route(id, &[], vec![]), created, ns, name, rule);
+    let r = |id: &str, created, ns: &str, name: &str, rule| {
+        with_order(http_route(id, &[], vec![]), created, ns, name, rule)
+    };
     let cases = [
-        ("oldest creation first", r("old", Some(1), "z", "z", 9), r("new", Some(2), "a", "a", 0)),
-        ("missing creation time sorts last", r("dated", Some(i64::MAX), "z", "z", 9), r("undated", None, "a", "a", 0)),
-        ("then namespace", r("ns-a", Some(1), "a", "z", 9), r("ns-b", Some(1), "b", "a", 0)),
-        ("then name", r("name-a", Some(1), "ns", "a", 9), r("name-b", Some(1), "ns", "b", 0)),
-        ("then rule index", r("rule-0", Some(1), "ns", "n", 0), r("rule-1", Some(1), "ns", "n", 1)),
+        (
+            "oldest creation first",
+            r("old", Some(1), "z", "z", 9),
+            r("new", Some(2), "a", "a", 0),
+        ),
+        (
+            "missing creation time sorts last",
+            r("dated", Some(i64::MAX), "z", "z", 9),
+            r("undated", None, "a", "a", 0),
+        ),
+        (
+            "then namespace",
+            r("ns-a", Some(1), "a", "z", 9),
+            r("ns-b", Some(1), "b", "a", 0),
+        ),
+        (
+            "then name",
+            r("name-a", Some(1), "ns", "a", 9),
+            r("name-b", Some(1), "ns", "b", 0),
+        ),
+        (
+            "then rule index",
+            r("rule-0", Some(1), "ns", "n", 0),
+            r("rule-1", Some(1), "ns", "n", 1),
+        ),
     ];
     for (rule, want, other) in cases {
         assert_wins(rule, want, other, get("h", "/"));
     }
 }
 
-static UNDATED: RouteOrder = RouteOrder { created: None, namespace: String::new(), name: String::new(), rule: 0 };
-static OLD: RouteOrder = RouteOrder { created: Some(1), namespace: String::new(), name: String::new(), rule: 0 };
-static NEW: RouteOrder = RouteOrder { created: Some(2), namespace: String::new(), name: String::new(), rule: 0 };
+static UNDATED: RouteOrder = RouteOrder {
+    created: None,
+    namespace: String::new(),
+    name: String::new(),
+    rule: 0,
+};
+static OLD: RouteOrder = RouteOrder {
+    created: Some(1),
+    namespace: String::new(),
+    name: String::new(),
+    rule: 0,
+};
+static NEW: RouteOrder = RouteOrder {
+    created: Some(2),
+    namespace: String::new(),
+    name: String::new(),
+    rule: 0,
+};
 
 /// The best possible value for every rule.
 fn best() -> Precedence<'static> {
@@ -175,7 +263,10 @@ fn rule_7_match_index_within_a_route() {
     let mut second = best();
     second.order = OrderKey::of(&UNDATED);
     second.match_index = 1;
-    assert!(first < second, "the earlier match of a route wins, whatever the config order");
+    assert!(
+        first < second,
+        "the earlier match of a route wins, whatever the config order"
+    );
 }
 
 #[test]
@@ -206,8 +297,16 @@ fn each_rule_outranks_every_later_rule() {
 
 #[test]
 fn host_and_path_ranks_order_by_specificity() {
-    let hosts = [HostRank::Exact, HostRank::Wildcard(Reverse(20)), HostRank::Wildcard(Reverse(5)), HostRank::Any];
-    assert!(hosts.windows(2).all(|w| w[0] < w[1]), "exact, longer wildcard, shorter wildcard, any");
+    let hosts = [
+        HostRank::Exact,
+        HostRank::Wildcard(Reverse(20)),
+        HostRank::Wildcard(Reverse(5)),
+        HostRank::Any,
+    ];
+    assert!(
+        hosts.windows(2).all(|w| w[0] < w[1]),
+        "exact, longer wildcard, shorter wildcard, any"
+    );
     let paths = [
         PathRank::of(&PathMatch::Exact("/".into())),
         PathRank::of(&PathMatch::Prefix("/abc/".into())),
@@ -215,5 +314,8 @@ fn host_and_path_ranks_order_by_specificity() {
         PathRank::of(&PathMatch::Prefix("/".into())),
         PathRank::of(&PathMatch::RegularExpression("/abcdef.*".into())),
     ];
-    assert!(paths.windows(2).all(|w| w[0] < w[1]), "exact, longer prefix, shorter prefix, regex");
+    assert!(
+        paths.windows(2).all(|w| w[0] < w[1]),
+        "exact, longer prefix, shorter prefix, regex"
+    );
 }

@@ -62,8 +62,14 @@ pub struct ObjectStatus {
 impl ObjectStatus {
     pub fn has_problems(&self) -> bool {
         self.conditions.iter().any(Condition::is_problem)
-            || self.listeners.iter().any(|l| l.conditions.iter().any(Condition::is_problem))
-            || self.parents.iter().any(|p| p.conditions.iter().any(Condition::is_problem))
+            || self
+                .listeners
+                .iter()
+                .any(|l| l.conditions.iter().any(Condition::is_problem))
+            || self
+                .parents
+                .iter()
+                .any(|p| p.conditions.iter().any(Condition::is_problem))
     }
 }
 
@@ -106,7 +112,12 @@ pub struct Condition {
 
 impl Condition {
     pub fn new(type_: &str, status: bool, reason: &str, message: impl Into<String>) -> Self {
-        Condition { type_: type_.into(), status, reason: reason.into(), message: message.into() }
+        Condition {
+            type_: type_.into(),
+            status,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     /// A condition that tells the user something is wrong: a positive-polarity condition that is

@@ -65,7 +65,9 @@ pub enum Lookup<'a> {
     /// No listener on this port accepts the request host.
     NoListener,
     /// A listener accepted the host but no route matched → 404.
-    NoRoute { listener: &'a CompiledListener },
+    NoRoute {
+        listener: &'a CompiledListener,
+    },
     Matched(Match<'a>),
 }
 

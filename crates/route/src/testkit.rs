@@ -24,32 +24,55 @@ pub(crate) fn http_route(id: &str, hostnames: &[&str], matches: Vec<RouteMatch>)
         filters: Vec::new(),
         backends: Vec::new(),
         timeouts: Timeouts::default(),
-        order: RouteOrder { created: Some(100), namespace: "default".into(), name: id.into(), rule: 0 },
+        order: RouteOrder {
+            created: Some(100),
+            namespace: "default".into(),
+            name: id.into(),
+            rule: 0,
+        },
     }
 }
 
 pub(crate) fn ingress_route(id: &str, hostnames: &[&str], matches: Vec<RouteMatch>) -> Route {
-    Route { kind: RouteKind::Ingress, ..http_route(id, hostnames, matches) }
+    Route {
+        kind: RouteKind::Ingress,
+        ..http_route(id, hostnames, matches)
+    }
 }
 
 pub(crate) fn exact(path: &str) -> RouteMatch {
-    RouteMatch { path: PathMatch::Exact(path.into()), ..RouteMatch::default() }
+    RouteMatch {
+        path: PathMatch::Exact(path.into()),
+        ..RouteMatch::default()
+    }
 }
 
 pub(crate) fn prefix(path: &str) -> RouteMatch {
-    RouteMatch { path: PathMatch::Prefix(path.into()), ..RouteMatch::default() }
+    RouteMatch {
+        path: PathMatch::Prefix(path.into()),
+        ..RouteMatch::default()
+    }
 }
 
 pub(crate) fn regex(path: &str) -> RouteMatch {
-    RouteMatch { path: PathMatch::RegularExpression(path.into()), ..RouteMatch::default() }
+    RouteMatch {
+        path: PathMatch::RegularExpression(path.into()),
+        ..RouteMatch::default()
+    }
 }
 
 pub(crate) fn header(name: &str, value: StringMatch) -> HeaderMatch {
-    HeaderMatch { name: name.into(), value }
+    HeaderMatch {
+        name: name.into(),
+        value,
+    }
 }
 
 pub(crate) fn query(name: &str, value: StringMatch) -> QueryMatch {
-    QueryMatch { name: name.into(), value }
+    QueryMatch {
+        name: name.into(),
+        value,
+    }
 }
 
 pub(crate) fn is(value: &str) -> StringMatch {
@@ -67,7 +90,10 @@ pub(crate) fn single_listener(routes: Vec<Route>) -> Table {
 
 /// Compiles and insists there were no errors.
 pub(crate) fn compile_ok(listeners: Vec<Listener>) -> Table {
-    let (table, errors) = Table::compile(&Config { version: 1, listeners });
+    let (table, errors) = Table::compile(&Config {
+        version: 1,
+        listeners,
+    });
     assert_eq!(errors, vec![], "unexpected compile errors");
     table
 }
@@ -87,7 +113,13 @@ pub(crate) fn get(host: &str, target: &str) -> Req {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (target.to_string(), None),
     };
-    Req { host: host.into(), path, query, method: http::Method::GET, headers: http::HeaderMap::new() }
+    Req {
+        host: host.into(),
+        path,
+        query,
+        method: http::Method::GET,
+        headers: http::HeaderMap::new(),
+    }
 }
 
 impl Req {
@@ -126,5 +158,19 @@ pub(crate) fn describe(lookup: &Lookup<'_>) -> String {
         Lookup::NoListener => "no listener".into(),
         Lookup::NoRoute { listener } => format!("404 {}", listener.id),
         Lookup::Matched(m) => m.route.id.clone(),
+    }
+}
+
+/// Runs `(rule, request, expected)` cases on port 80.
+pub(crate) fn check(table: &Table, cases: Vec<(&str, Req, &str)>) {
+    for (rule, req, want) in cases {
+        assert_eq!(
+            req.route_on(table),
+            want,
+            "{rule}: {} {}{:?}",
+            req.host,
+            req.path,
+            req.query
+        );
     }
 }
