@@ -49,9 +49,7 @@ impl Body for ProxyBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ProxyBody::Upstream(body) => body.size_hint(),
-            ProxyBody::Static(data) => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            ProxyBody::Static(data) => SizeHint::with_exact(data.as_ref().map_or(0, |b| b.len() as u64)),
         }
     }
 }

@@ -148,11 +148,14 @@ impl CompiledRewrite {
     fn compile(r: &UrlRewrite) -> Result<CompiledRewrite, String> {
         let hostname = match &r.hostname {
             None => None,
-            Some(h) => Some(
-                HeaderValue::from_str(h).map_err(|_| format!("URLRewrite: invalid hostname {h:?}"))?,
-            ),
+            Some(h) => {
+                Some(HeaderValue::from_str(h).map_err(|_| format!("URLRewrite: invalid hostname {h:?}"))?)
+            }
         };
-        Ok(CompiledRewrite { hostname, path: r.path.clone() })
+        Ok(CompiledRewrite {
+            hostname,
+            path: r.path.clone(),
+        })
     }
 
     /// The rewritten path, or `None` when the path is left alone.
@@ -269,9 +272,19 @@ mod tests {
 
     #[test]
     fn redirect_keeps_the_listener_port_unless_the_scheme_changes() {
-        let r = redirect(Redirect { status_code: 301, ..Default::default() });
-        assert_eq!(r.location(&input("/a", Some("q=1"))).unwrap(), "http://example.com:8080/a?q=1");
-        let r = redirect(Redirect { scheme: Some("https".into()), status_code: 301, ..Default::default() });
+        let r = redirect(Redirect {
+            status_code: 301,
+            ..Default::default()
+        });
+        assert_eq!(
+            r.location(&input("/a", Some("q=1"))).unwrap(),
+            "http://example.com:8080/a?q=1"
+        );
+        let r = redirect(Redirect {
+            scheme: Some("https".into()),
+            status_code: 301,
+            ..Default::default()
+        });
         assert_eq!(r.location(&input("/a", None)).unwrap(), "https://example.com/a");
         let r = redirect(Redirect {
             hostname: Some("other.example".into()),
@@ -280,12 +293,17 @@ mod tests {
             status_code: 302,
             ..Default::default()
         });
-        assert_eq!(r.location(&input("/old/x", None)).unwrap(), "http://other.example/new/x");
+        assert_eq!(
+            r.location(&input("/old/x", None)).unwrap(),
+            "http://other.example/new/x"
+        );
     }
 
     #[test]
     fn unsupported_filters_fail_closed() {
-        let f = CompiledFilters::compile(&[Filter::Unsupported { name: "ExtensionRef".into() }]);
+        let f = CompiledFilters::compile(&[Filter::Unsupported {
+            name: "ExtensionRef".into(),
+        }]);
         assert!(f.failure.is_some());
         let f = CompiledFilters::compile(&[Filter::RequestHeaderModifier(HeaderModifier {
             set: vec![("bad name".into(), "v".into())],

@@ -28,7 +28,11 @@ pub(crate) fn prepare(
 ) -> Result<(), ProxyError> {
     let pq = match path {
         Some(pq) => pq,
-        None => req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")),
+        None => req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
     };
     match protocol {
         UpstreamProtocol::Http1 => {
@@ -88,17 +92,25 @@ pub(crate) async fn send(
         };
         match result {
             Attempt::Done(resp) => return Ok((resp, pool.addr())),
-            Attempt::Failed(source) => return Err(ProxyError::Upstream { addr: pool.addr(), source }),
+            Attempt::Failed(source) => {
+                return Err(ProxyError::Upstream {
+                    addr: pool.addr(),
+                    source,
+                })
+            }
             Attempt::ConnectFailed(r, err) => {
                 backend.connect_failures.inc();
                 tracing::debug!(backend = %backend.name, %err, "upstream connect failed");
-                req = r;
+                req = *r;
                 last_error = Some(err);
             }
         }
     }
     match last_error {
-        Some(source) => Err(ProxyError::Unavailable { backend: backend.name.clone(), source }),
+        Some(source) => Err(ProxyError::Unavailable {
+            backend: backend.name.clone(),
+            source,
+        }),
         None => Err(ProxyError::NoEndpoints(backend.name.clone())),
     }
 }
@@ -106,7 +118,7 @@ pub(crate) async fn send(
 enum Attempt {
     Done(Response<Incoming>),
     /// Nothing was sent: the request comes back for another endpoint.
-    ConnectFailed(Request<Incoming>, ConnectError),
+    ConnectFailed(Box<Request<Incoming>>, ConnectError),
     Failed(hyper::Error),
 }
 
@@ -118,13 +130,13 @@ async fn send_to(pool: &Arc<EndpointPool>, req: Request<Incoming>) -> Attempt {
     loop {
         let conn = match pool.checkout(fresh).await {
             Ok(conn) => conn,
-            Err(err) => return Attempt::ConnectFailed(req, err),
+            Err(err) => return Attempt::ConnectFailed(Box::new(req), err),
         };
         let reused = conn.reused;
         match conn.send(pool, req).await {
             Ok(resp) => return Attempt::Done(resp),
             Err(SendError::NotSent(r)) if reused => {
-                req = r;
+                req = *r;
                 fresh = true;
             }
             Err(SendError::NotSent(r)) => {

@@ -58,7 +58,11 @@ pub(crate) async fn handle(
     let uri = req.uri().clone();
     let host = request_host(&req);
 
-    let mut outcome = Outcome { route: None, upstream: None, handles: Cow::Borrowed(&state.unmatched) };
+    let mut outcome = Outcome {
+        route: None,
+        upstream: None,
+        handles: Cow::Borrowed(&state.unmatched),
+    };
     let resp = match proxy(&ctx, &state, req, host.clone(), start, &mut outcome).await {
         Ok(resp) => resp,
         Err(err) => {
@@ -86,15 +90,13 @@ pub(crate) async fn handle(
     Ok(resp)
 }
 
-/// The host as the client sent it: `Host` for HTTP/1, `:authority` for HTTP/2 (either as a
-/// fallback for the other).
+/// The host as the client sent it: the request-target's authority when there is one (HTTP/2
+/// `:authority`, or an HTTP/1.1 absolute-form target, which RFC 9112 §3.2.2 says wins over
+/// `Host`), else the `Host` header.
 fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
-    let from_header = || req.headers().get(header::HOST).cloned();
-    let from_uri = || req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
-    if req.version() == Version::HTTP_2 {
-        from_uri().or_else(from_header)
-    } else {
-        from_header().or_else(from_uri)
+    match req.uri().authority() {
+        Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+        None => req.headers().get(header::HOST).cloned(),
     }
 }
 
@@ -110,10 +112,12 @@ async fn proxy<'s>(
         return Err(ProxyError::BadRequest("several Host headers"));
     }
     let host_str = match &host {
-        Some(h) => h.to_str().map_err(|_| ProxyError::BadRequest("Host is not visible ASCII"))?,
-        None if req.version() == Version::HTTP_11 => return Err(ProxyError::BadRequest("missing Host")),
+        Some(h) => h
+            .to_str()
+            .map_err(|_| ProxyError::BadRequest("Host is not visible ASCII"))?,
         // HTTP/1.0 may omit Host; it can still match a listener and route for every host.
-        None => "",
+        None if matches!(req.version(), Version::HTTP_09 | Version::HTTP_10) => "",
+        None => return Err(ProxyError::BadRequest("missing Host")),
     };
     let uri = req.uri().clone();
     let lookup = state.table.lookup(
@@ -144,7 +148,11 @@ async fn proxy<'s>(
     outcome.handles = match route.handles(&matched.listener.id) {
         Some(handles) => Cow::Borrowed(handles),
         // A route the config did not list under this listener: resolve the labels now (rare).
-        None => Cow::Owned(ctx.shared.metrics.request_handles(&matched.listener.id, &route.id)),
+        None => Cow::Owned(
+            ctx.shared
+                .metrics
+                .request_handles(&matched.listener.id, &route.id),
+        ),
     };
     let filters = &route.filters;
     if let Some(reason) = &filters.failure {
@@ -182,7 +190,8 @@ async fn proxy<'s>(
     }
 
     // Only HTTP/1.1 upstreams can switch protocols; for h2c the upgrade headers are dropped.
-    let upgrade = is_upgrade_request(req.version(), req.headers()) && backend.protocol == UpstreamProtocol::Http1;
+    let upgrade =
+        is_upgrade_request(req.version(), req.headers()) && backend.protocol == UpstreamProtocol::Http1;
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     remove_hop_by_hop(req.headers_mut(), upgrade);
     add_forwarded(req.headers_mut(), ctx.remote.ip(), ctx.scheme, host.clone());
@@ -248,8 +257,10 @@ async fn proxy<'s>(
 fn error_response(err: &ProxyError) -> Response<ProxyBody> {
     let mut resp = Response::new(ProxyBody::from_static(err.body()));
     *resp.status_mut() = err.status();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 

@@ -1,1 +1,66 @@
-//! stub
+//! fairlead-proxy: the L7 data plane.
+//!
+//! A [`Proxy`] listens on every port of the routing table (HTTP/1.1 and h2c on the same port),
+//! routes each request with [`fairlead_route::Table::lookup`] against the state published by the
+//! last [`Proxy::apply`], applies the route's filters, picks a backend by weight and an endpoint
+//! round-robin, and forwards over pooled upstream connections (HTTP/1.1 or h2c), failing over to
+//! the next endpoint when connecting fails. Problems become short plain-text responses (400, 404,
+//! 500, 502, 503, 504), never panics.
+//!
+//! Hot-path rules: one atomic load of the routing state per request; everything that can be
+//! prepared when a table is published (parsed filters, weighted choice, endpoint pools, metric
+//! handles) is prepared then.
+
+mod body;
+mod error;
+mod filters;
+mod forward;
+mod handler;
+mod headers;
+mod listener;
+mod metrics;
+mod pool;
+mod proxy;
+mod state;
+
+pub use proxy::Proxy;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How the proxy listens and talks to backends.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// Address every listener binds on (ports come from the routing table).
+    pub bind_address: IpAddr,
+    /// Longest wait for a TCP connection to a backend endpoint before trying the next one.
+    pub connect_timeout: Duration,
+    /// Idle upstream connections older than this are closed.
+    pub upstream_idle_timeout: Duration,
+    /// Emit one `access` tracing event per request.
+    pub access_log: bool,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            bind_address: IpAddr::from([0, 0, 0, 0]),
+            connect_timeout: Duration::from_secs(5),
+            upstream_idle_timeout: Duration::from_secs(90),
+            access_log: true,
+        }
+    }
+}
+
+/// What [`Proxy::apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Version of the table now in use.
+    pub version: u64,
+    /// Routes left out of the table; the rest is served.
+    pub compile_errors: Vec<fairlead_route::CompileError>,
+    /// Every port being served after this apply, sorted.
+    pub bound: Vec<u16>,
+    /// Ports of the table that are not served, with a short reason (e.g. "address in use").
+    pub bind_errors: Vec<(u16, String)>,
+}

@@ -65,7 +65,10 @@ pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<L
     let listener = bind(addr)?;
     let local_addr = listener.local_addr()?;
     let stop = shared.shutdown.child_token();
-    let handle = ListenerHandle { local_addr, stop: stop.clone() };
+    let handle = ListenerHandle {
+        local_addr,
+        stop: stop.clone(),
+    };
     let shared = Arc::clone(shared);
     let tracker = shared.tracker.clone();
     tracker.spawn(accept_loop(shared, listener, addr.port(), stop));
@@ -111,7 +114,9 @@ where
     });
     let service_ctx = Arc::clone(&ctx);
     let service = service_fn(move |req| handle(Arc::clone(&service_ctx), req));
-    let conn = shared.server.serve_connection_with_upgrades(TokioIo::new(io), service);
+    let conn = shared
+        .server
+        .serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let first_request = tokio::time::sleep(FIRST_REQUEST_TIMEOUT);
     tokio::pin!(first_request);

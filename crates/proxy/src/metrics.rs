@@ -88,13 +88,21 @@ impl Metrics {
                 })
                 .clone()
         });
-        let duration =
-            self.duration.get_or_create(&ListenerLabels { listener: listener.to_owned() }).clone();
+        let duration = self
+            .duration
+            .get_or_create(&ListenerLabels {
+                listener: listener.to_owned(),
+            })
+            .clone();
         RequestHandles { by_class, duration }
     }
 
     pub(crate) fn connect_failures(&self, backend: &str) -> Counter {
-        self.connect_failures.get_or_create(&BackendLabels { backend: backend.to_owned() }).clone()
+        self.connect_failures
+            .get_or_create(&BackendLabels {
+                backend: backend.to_owned(),
+            })
+            .clone()
     }
 
     pub(crate) fn set_table_version(&self, version: u64) {

@@ -46,7 +46,10 @@ pub(crate) struct PoolRegistry {
 
 impl PoolRegistry {
     pub(crate) fn new(settings: PoolSettings) -> PoolRegistry {
-        PoolRegistry { settings, pools: Mutex::new(HashMap::new()) }
+        PoolRegistry {
+            settings,
+            pools: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The pool for one endpoint, shared with any live state that already uses it.
@@ -107,22 +110,24 @@ enum Sender {
 /// Sending on a checked-out connection failed.
 pub(crate) enum SendError {
     /// The request was not written; it can go to another connection.
-    NotSent(Request<Incoming>),
+    NotSent(Box<Request<Incoming>>),
     /// The request was (maybe partly) written; it cannot be retried.
     Failed(hyper::Error),
 }
 
 impl EndpointPool {
     fn new(addr: SocketAddr, protocol: UpstreamProtocol, settings: PoolSettings) -> EndpointPool {
-        EndpointPool { addr, protocol, settings, idle: Mutex::new(Vec::new()), h2: Mutex::new(None) }
+        EndpointPool {
+            addr,
+            protocol,
+            settings,
+            idle: Mutex::new(Vec::new()),
+            h2: Mutex::new(None),
+        }
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    pub(crate) fn protocol(&self) -> UpstreamProtocol {
-        self.protocol
     }
 
     /// A connection ready to send one request: an idle one if any (unless `fresh`), else a new
@@ -131,32 +136,50 @@ impl EndpointPool {
         match self.protocol {
             UpstreamProtocol::Http1 => {
                 if let Some(sender) = if fresh { None } else { self.take_idle() } {
-                    return Ok(Checkout { sender: Sender::H1(sender), reused: true });
+                    return Ok(Checkout {
+                        sender: Sender::H1(sender),
+                        reused: true,
+                    });
                 }
                 let stream = self.connect().await?;
                 let (sender, conn) = http1::Builder::new()
                     .handshake(TokioIo::new(stream))
                     .await
-                    .map_err(|source| ConnectError::Handshake { addr: self.addr, source })?;
+                    .map_err(|source| ConnectError::Handshake {
+                        addr: self.addr,
+                        source,
+                    })?;
                 let addr = self.addr;
                 tokio::spawn(async move {
                     if let Err(err) = conn.with_upgrades().await {
                         tracing::debug!(%addr, %err, "upstream connection ended with an error");
                     }
                 });
-                Ok(Checkout { sender: Sender::H1(sender), reused: false })
+                Ok(Checkout {
+                    sender: Sender::H1(sender),
+                    reused: false,
+                })
             }
             UpstreamProtocol::H2c => {
-                let shared = lock(&self.h2).as_ref().filter(|s| !fresh && !s.is_closed()).cloned();
+                let shared = lock(&self.h2)
+                    .as_ref()
+                    .filter(|s| !fresh && !s.is_closed())
+                    .cloned();
                 if let Some(sender) = shared {
-                    return Ok(Checkout { sender: Sender::H2(sender), reused: true });
+                    return Ok(Checkout {
+                        sender: Sender::H2(sender),
+                        reused: true,
+                    });
                 }
                 let stream = self.connect().await?;
                 let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                     .timer(TokioTimer::new())
                     .handshake(TokioIo::new(stream))
                     .await
-                    .map_err(|source| ConnectError::Handshake { addr: self.addr, source })?;
+                    .map_err(|source| ConnectError::Handshake {
+                        addr: self.addr,
+                        source,
+                    })?;
                 let addr = self.addr;
                 tokio::spawn(async move {
                     if let Err(err) = conn.await {
@@ -166,7 +189,10 @@ impl EndpointPool {
                 // Concurrent first requests may each open one; the last one stays shared and the
                 // others close once their requests finish.
                 *lock(&self.h2) = Some(sender.clone());
-                Ok(Checkout { sender: Sender::H2(sender), reused: false })
+                Ok(Checkout {
+                    sender: Sender::H2(sender),
+                    reused: false,
+                })
             }
         }
     }
@@ -185,7 +211,10 @@ impl EndpointPool {
     fn put_idle(&self, sender: http1::SendRequest<Incoming>) {
         let mut idle = lock(&self.idle);
         if idle.len() < MAX_IDLE_PER_ENDPOINT {
-            idle.push(Idle { sender, since: Instant::now() });
+            idle.push(Idle {
+                sender,
+                since: Instant::now(),
+            });
         }
     }
 
@@ -232,14 +261,14 @@ impl Checkout {
                     Ok(resp)
                 }
                 Err(mut err) => match err.take_message() {
-                    Some(req) => Err(SendError::NotSent(req)),
+                    Some(req) => Err(SendError::NotSent(Box::new(req))),
                     None => Err(SendError::Failed(err.into_error())),
                 },
             },
             Sender::H2(mut sender) => match sender.try_send_request(req).await {
                 Ok(resp) => Ok(resp),
                 Err(mut err) => match err.take_message() {
-                    Some(req) => Err(SendError::NotSent(req)),
+                    Some(req) => Err(SendError::NotSent(Box::new(req))),
                     None => Err(SendError::Failed(err.into_error())),
                 },
             },

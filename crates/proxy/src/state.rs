@@ -74,7 +74,10 @@ impl State {
             .routes()
             .iter()
             .map(|route| {
-                let listener_ids = route_listeners.get(route.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                let listener_ids = route_listeners
+                    .get(route.id.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
                 RouteState::build(route, listener_ids, metrics, pools)
             })
             .collect();
@@ -83,7 +86,12 @@ impl State {
             .iter()
             .map(|l| (l.id.clone(), metrics.request_handles(&l.id, "")))
             .collect();
-        State { table, routes, listeners, unmatched: metrics.request_handles("", "") }
+        State {
+            table,
+            routes,
+            listeners,
+            unmatched: metrics.request_handles("", ""),
+        }
     }
 }
 
@@ -104,7 +112,11 @@ impl RouteState {
                 CompiledTarget::Service(svc) => BackendState::Service(ServiceState {
                     name: svc.name.as_str().into(),
                     protocol: svc.protocol,
-                    endpoints: svc.endpoints.iter().map(|addr| pools.get(*addr, svc.protocol)).collect(),
+                    endpoints: svc
+                        .endpoints
+                        .iter()
+                        .map(|addr| pools.get(*addr, svc.protocol))
+                        .collect(),
                     // Start each new state at a random endpoint so frequent table swaps do not
                     // keep sending the first request after each swap to the same endpoint.
                     cursor: AtomicUsize::new(fastrand::usize(..)),
@@ -121,7 +133,10 @@ impl RouteState {
             cumulative,
             request_timeout: ms(route.timeouts.request_ms),
             backend_timeout: ms(route.timeouts.backend_request_ms),
-            handles: listener_ids.iter().map(|l| ((*l).to_owned(), metrics.request_handles(l, &route.id))).collect(),
+            handles: listener_ids
+                .iter()
+                .map(|l| ((*l).to_owned(), metrics.request_handles(l, &route.id)))
+                .collect(),
         }
     }
 

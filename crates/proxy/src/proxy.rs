@@ -1,0 +1,198 @@
+//! [`Proxy`]: publishes routing states and owns the listening sockets, the upstream pools and
+//! the metrics.
+
+use crate::listener::{self, ListenerHandle};
+use crate::metrics::Metrics;
+use crate::pool::{PoolRegistry, PoolSettings};
+use crate::state::State;
+use crate::{ApplyReport, ProxyOptions};
+use arc_swap::ArcSwap;
+use fairlead_route::{Config, ListenerProtocol, Table};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use prometheus_client::registry::Registry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Longest a client may take to send the header block of a request.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the listener and request tasks share.
+pub(crate) struct Shared {
+    pub(crate) state: ArcSwap<State>,
+    pub(crate) metrics: Metrics,
+    pub(crate) pools: Arc<PoolRegistry>,
+    pub(crate) access_log: bool,
+    pub(crate) server: auto::Builder<TokioExecutor>,
+    /// Cancelled by `shutdown`: listeners stop accepting, connections drain.
+    pub(crate) shutdown: CancellationToken,
+    /// Cancelled when `shutdown` returns: upgraded (tunnelled) connections are cut.
+    pub(crate) hard_stop: CancellationToken,
+    /// Accept loops and connection tasks, awaited by `shutdown`.
+    pub(crate) tracker: TaskTracker,
+}
+
+/// The L7 data plane: listeners on every port of the routing table, forwarding to backends.
+pub struct Proxy {
+    shared: Arc<Shared>,
+    bind_address: std::net::IpAddr,
+    /// Served ports. Also serializes `apply`.
+    listeners: Mutex<BTreeMap<u16, ListenerHandle>>,
+    sweeper_started: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Proxy {
+    /// Creates a proxy serving nothing yet and registers its metrics in `registry`.
+    pub fn new(opts: ProxyOptions, registry: &mut Registry) -> Arc<Proxy> {
+        let metrics = Metrics::new(registry);
+        let pools = Arc::new(PoolRegistry::new(PoolSettings {
+            connect_timeout: opts.connect_timeout,
+            idle_timeout: opts.upstream_idle_timeout,
+        }));
+        let (empty, _) = Table::compile(&Config::default());
+        let state = State::build(empty, &Config::default(), &metrics, &pools);
+        let mut server = auto::Builder::new(TokioExecutor::new());
+        server
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        server.http2().timer(TokioTimer::new());
+        Arc::new(Proxy {
+            shared: Arc::new(Shared {
+                state: ArcSwap::from_pointee(state),
+                metrics,
+                pools,
+                access_log: opts.access_log,
+                server,
+                shutdown: CancellationToken::new(),
+                hard_stop: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+            }),
+            bind_address: opts.bind_address,
+            listeners: Mutex::new(BTreeMap::new()),
+            sweeper_started: AtomicBool::new(false),
+        })
+    }
+
+    /// Compiles `config` into a table, builds the per-route state (metric handles, endpoint
+    /// pools), swaps it in with one atomic store, binds ports that are new and stops accepting
+    /// on ports no longer present (connections in progress finish). Must be called inside a
+    /// tokio runtime.
+    pub fn apply(&self, config: &Config) -> ApplyReport {
+        let mut listeners = lock(&self.listeners);
+        let shared = &self.shared;
+        let (table, compile_errors) = Table::compile(config);
+        let version = table.version();
+        let ports = table.ports();
+        let state = State::build(table, config, &shared.metrics, &shared.pools);
+        shared.state.store(Arc::new(state));
+        shared.metrics.set_table_version(version);
+        self.start_sweeper();
+
+        let mut tls_ports = BTreeSet::new();
+        let mut wanted = BTreeSet::new();
+        for (port, protocol) in ports {
+            wanted.insert(port);
+            if protocol == ListenerProtocol::Https {
+                tls_ports.insert(port);
+            }
+        }
+        listeners.retain(|port, handle| {
+            let keep = wanted.contains(port) && !tls_ports.contains(port);
+            if !keep {
+                handle.stop();
+            }
+            keep
+        });
+        let mut bind_errors = Vec::new();
+        for port in wanted {
+            if tls_ports.contains(&port) {
+                // Serving cleartext where TLS is expected would be worse than not listening.
+                bind_errors.push((port, "TLS listeners are not supported yet".to_owned()));
+                continue;
+            }
+            if listeners.contains_key(&port) || shared.shutdown.is_cancelled() {
+                continue;
+            }
+            match listener::start(shared, SocketAddr::new(self.bind_address, port)) {
+                Ok(handle) => {
+                    tracing::info!(port, addr = %handle.local_addr, "listening");
+                    listeners.insert(port, handle);
+                }
+                Err(err) => bind_errors.push((port, listener::describe_bind_error(&err))),
+            }
+        }
+        shared.pools.prune();
+        ApplyReport {
+            version,
+            compile_errors,
+            bound: listeners.keys().copied().collect(),
+            bind_errors,
+        }
+    }
+
+    /// Version of the routing table in use.
+    pub fn version(&self) -> u64 {
+        self.shared.state.load().table.version()
+    }
+
+    /// The address a port is being served on (useful when the bind address is unspecified).
+    pub fn local_addr(&self, port: u16) -> Option<SocketAddr> {
+        lock(&self.listeners).get(&port).map(|l| l.local_addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish for at most `grace`, then returns;
+    /// tunnelled (upgraded) connections are closed then.
+    pub async fn shutdown(&self, grace: Duration) {
+        let shared = &self.shared;
+        shared.shutdown.cancel();
+        lock(&self.listeners).clear();
+        shared.tracker.close();
+        if tokio::time::timeout(grace, shared.tracker.wait()).await.is_err() {
+            tracing::warn!(?grace, "shutdown grace elapsed with requests still in flight");
+        }
+        shared.hard_stop.cancel();
+    }
+
+    /// Starts the task closing upstream connections that idled past their timeout.
+    fn start_sweeper(&self) {
+        if self.sweeper_started.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let pools: Weak<PoolRegistry> = Arc::downgrade(&self.shared.pools);
+        let stop = self.shared.hard_stop.clone();
+        let period = SWEEP_PERIOD;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(period) => {}
+                }
+                match pools.upgrade() {
+                    Some(pools) => pools.sweep_idle(),
+                    None => return,
+                }
+            }
+        });
+    }
+}
+
+/// How often idle upstream connections are checked against their timeout.
+const SWEEP_PERIOD: Duration = Duration::from_secs(5);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // Listener tasks hold the shared state; without this they would serve forever.
+        self.shared.shutdown.cancel();
+        self.shared.hard_stop.cancel();
+    }
+}
