@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "fairlead", version, about = "Kubernetes Ingress and Gateway API controller with its own L7 proxy")]
+#[command(
+    name = "fairlead",
+    version,
+    about = "Kubernetes Ingress and Gateway API controller with its own L7 proxy"
+)]
 pub struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FAIRLEAD_LOG_FORMAT")]
@@ -103,7 +107,9 @@ pub fn parse_listen(spec: &str) -> Result<(SocketAddr, String), String> {
         Some((a, n)) => (a, n.to_owned()),
         None => (spec, spec.to_owned()),
     };
-    let addr = addr.parse().map_err(|e| format!("invalid listen address {addr:?}: {e}"))?;
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("invalid listen address {addr:?}: {e}"))?;
     Ok((addr, name))
 }
 
@@ -111,7 +117,9 @@ pub fn parse_listen(spec: &str) -> Result<(SocketAddr, String), String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 10s, 2m"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 10s, 2m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),

@@ -27,7 +27,11 @@ pub struct ManifestSource {
 
 impl ManifestSource {
     pub fn new(dir: PathBuf, options: Options) -> Self {
-        ManifestSource { dir, options, previous: HashMap::new() }
+        ManifestSource {
+            dir,
+            options,
+            previous: HashMap::new(),
+        }
     }
 
     /// Reads every manifest and translates. Blocking: call from a blocking thread.
@@ -37,7 +41,10 @@ impl ManifestSource {
         let files = match manifest_files(&self.dir) {
             Ok(files) => files,
             Err(err) => {
-                errors.push(format!("cannot list {}: {err}; serving the last good objects", self.dir.display()));
+                errors.push(format!(
+                    "cannot list {}: {err}; serving the last good objects",
+                    self.dir.display()
+                ));
                 self.previous.keys().cloned().collect()
             }
         };
@@ -48,7 +55,9 @@ impl ManifestSource {
                 // Deleted between listing and reading: it is gone.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => {
-                    errors.push(format!("{file}: cannot read: {err}; keeping its previous objects"));
+                    errors.push(format!(
+                        "{file}: cannot read: {err}; keeping its previous objects"
+                    ));
                     if let Some(prev) = self.previous.get(&file) {
                         current.insert(file, prev.clone());
                     }
@@ -73,7 +82,12 @@ impl ManifestSource {
                 match object.kind() {
                     Some(kind) => *counts.entry(kind.as_str().to_owned()).or_insert(0) += 1,
                     None => {
-                        if let Object::Ignored { kind, api_version, name } = object {
+                        if let Object::Ignored {
+                            kind,
+                            api_version,
+                            name,
+                        } = object
+                        {
                             tracing::debug!(%file, %api_version, %kind, %name, "ignoring a kind fairlead does not read");
                         }
                     }
@@ -81,18 +95,28 @@ impl ManifestSource {
                 set.insert(object.clone());
             }
         }
-        Loaded { translation: translate(&set, &self.options), errors, counts }
+        Loaded {
+            translation: translate(&set, &self.options),
+            errors,
+            counts,
+        }
     }
 
     /// Objects `file` yielded last time that it no longer yields now that some of its documents
     /// fail to parse: the failed documents most likely held them, so their last good version stays.
     fn kept_from_previous(&self, file: &str, now: &[Object], errors: &mut Vec<String>) -> Vec<Object> {
-        let Some(prev) = self.previous.get(file) else { return Vec::new() };
+        let Some(prev) = self.previous.get(file) else {
+            return Vec::new();
+        };
         let present: HashSet<ObjectKey> = now.iter().filter_map(Object::key).collect();
         prev.iter()
             .filter(|o| o.key().is_some_and(|k| !present.contains(&k)))
             .inspect(|o| {
-                errors.push(format!("{file}: keeping the last good version of {} {}", o.kind().map(|k| k.as_str()).unwrap_or(""), o.name()))
+                errors.push(format!(
+                    "{file}: keeping the last good version of {} {}",
+                    o.kind().map(|k| k.as_str()).unwrap_or(""),
+                    o.name()
+                ))
             })
             .cloned()
             .collect()
@@ -103,7 +127,9 @@ pub fn manifest_files(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
         if name.starts_with('.') {
             continue;
         }

@@ -38,14 +38,22 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
         &mut registry,
     );
     let rebuilds = Family::<RebuildLabels, Counter>::default();
-    registry.register("fairlead_rebuilds", "Routing table rebuilds by result", rebuilds.clone());
+    registry.register(
+        "fairlead_rebuilds",
+        "Routing table rebuilds by result",
+        rebuilds.clone(),
+    );
 
     let admin_listener = tokio::net::TcpListener::bind(opts.admin_addr)
         .await
         .with_context(|| format!("cannot bind the admin server to {}", opts.admin_addr))?;
     let admin = Admin::new(health.clone(), registry);
     let admin_shutdown = CancellationToken::new();
-    let admin_task = tokio::spawn(fairlead_admin::serve(admin_listener, admin.clone(), admin_shutdown.clone()));
+    let admin_task = tokio::spawn(fairlead_admin::serve(
+        admin_listener,
+        admin.clone(),
+        admin_shutdown.clone(),
+    ));
     tracing::info!(addr = %opts.admin_addr, "admin server listening");
 
     // Watch before the first load so that no change between the two is missed.
@@ -105,7 +113,9 @@ struct Publisher {
 impl Publisher {
     async fn rebuild(&mut self) {
         let started = Instant::now();
-        let Some(mut source) = self.source.take() else { return };
+        let Some(mut source) = self.source.take() else {
+            return;
+        };
         // Reading files and translating are blocking, CPU-bound work: keep them off the runtime.
         let joined = tokio::task::spawn_blocking(move || {
             let loaded = source.load();
@@ -116,7 +126,9 @@ impl Publisher {
             Ok(pair) => pair,
             Err(err) => {
                 tracing::error!(%err, "manifest load task failed");
-                self.rebuilds.get_or_create(&RebuildLabels { result: "error" }).inc();
+                self.rebuilds
+                    .get_or_create(&RebuildLabels { result: "error" })
+                    .inc();
                 return;
             }
         };
@@ -125,7 +137,11 @@ impl Publisher {
         for err in &loaded.errors {
             tracing::warn!("{err}");
         }
-        let source_state = if loaded.errors.is_empty() { State::Ready } else { State::Degraded };
+        let source_state = if loaded.errors.is_empty() {
+            State::Ready
+        } else {
+            State::Degraded
+        };
         let source_message = if loaded.errors.is_empty() {
             format!("{} objects loaded", loaded.counts.values().sum::<usize>())
         } else {
@@ -135,8 +151,14 @@ impl Publisher {
 
         let mut config = loaded.translation.config;
         let mut status = loaded.translation.status;
-        if self.last.as_ref().is_some_and(|(c, s)| *c == config && *s == status) {
-            self.rebuilds.get_or_create(&RebuildLabels { result: "unchanged" }).inc();
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(c, s)| *c == config && *s == status)
+        {
+            self.rebuilds
+                .get_or_create(&RebuildLabels { result: "unchanged" })
+                .inc();
             return;
         }
         self.last = Some((config.clone(), status.clone()));
@@ -150,7 +172,11 @@ impl Publisher {
         }
         mark_unbound_listeners(&mut status, &config, &report);
         if report.bind_errors.is_empty() {
-            self.health.set("listeners", State::Ready, format!("listening on ports {:?}", report.bound));
+            self.health.set(
+                "listeners",
+                State::Ready,
+                format!("listening on ports {:?}", report.bound),
+            );
         } else {
             let msg = report
                 .bind_errors
@@ -161,7 +187,9 @@ impl Publisher {
             tracing::error!("cannot listen: {msg}");
             self.health.set("listeners", State::Degraded, msg);
         }
-        self.rebuilds.get_or_create(&RebuildLabels { result: "published" }).inc();
+        self.rebuilds
+            .get_or_create(&RebuildLabels { result: "published" })
+            .inc();
         tracing::info!(
             version = self.version,
             listeners = config.listeners.len(),
@@ -192,7 +220,9 @@ fn mark_unbound_listeners(status: &mut StatusReport, config: &Config, report: &A
                 continue;
             };
             let Some(obj) = status.objects.iter_mut().find(|o| {
-                o.object.kind == "Gateway" && o.object.namespace.as_deref() == Some(ns) && o.object.name == name
+                o.object.kind == "Gateway"
+                    && o.object.namespace.as_deref() == Some(ns)
+                    && o.object.name == name
             }) else {
                 continue;
             };

@@ -18,16 +18,14 @@ const CEILING: Duration = Duration::from_millis(100);
 pub fn watch_dir(dir: &Path) -> notify::Result<(RecommendedWatcher, mpsc::Receiver<()>)> {
     // Capacity 1: one pending wake-up is all a rebuild needs.
     let (tx, rx) = mpsc::channel(1);
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        match event {
-            Ok(ev) if ev.kind.is_access() => {}
-            Ok(_) => {
-                let _ = tx.try_send(());
-            }
-            Err(err) => {
-                tracing::warn!(%err, "file watch error; rescanning");
-                let _ = tx.try_send(());
-            }
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+        Ok(ev) if ev.kind.is_access() => {}
+        Ok(_) => {
+            let _ = tx.try_send(());
+        }
+        Err(err) => {
+            tracing::warn!(%err, "file watch error; rescanning");
+            let _ = tx.try_send(());
         }
     })?;
     watcher.watch(dir, RecursiveMode::NonRecursive)?;
