@@ -51,7 +51,10 @@ pub(crate) struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     pub(crate) fn new(resources: &'a ResourceSet) -> Self {
-        Resolver { resources, endpoints: Endpoints::new(resources.endpoint_slices()) }
+        Resolver {
+            resources,
+            endpoints: Endpoints::new(resources.endpoint_slices()),
+        }
     }
 
     /// Resolves one HTTPRoute backendRef. A reference to another namespace needs a
@@ -77,7 +80,9 @@ impl<'a> Resolver<'a> {
 
     /// Resolves an Ingress backend (always in the Ingress's namespace).
     pub(crate) fn ingress_backend(&mut self, backend: &BackendRef<'_>) -> (Backend, Option<RefProblem>) {
-        let result = self.check_kind(backend).and_then(|()| self.service(backend.namespace, backend.name, backend.port));
+        let result = self
+            .check_kind(backend)
+            .and_then(|()| self.service(backend.namespace, backend.name, backend.port));
         finish(backend.weight, result)
     }
 
@@ -85,7 +90,11 @@ impl<'a> Resolver<'a> {
         if backend.group.is_empty() && backend.kind == "Service" {
             return Ok(());
         }
-        let group = if backend.group.is_empty() { "core" } else { backend.group };
+        let group = if backend.group.is_empty() {
+            "core"
+        } else {
+            backend.group
+        };
         let message = format!(
             "backend {}/{} has kind {} (group {}); only core Services are supported",
             backend.namespace, backend.name, backend.kind, group
@@ -100,37 +109,48 @@ impl<'a> Resolver<'a> {
             .reference_grants()
             .filter(|g| meta::namespace(&g.metadata) == backend.namespace)
             .any(|grant| {
-                let from_ok = grant
-                    .spec
-                    .from
-                    .iter()
-                    .any(|f| f.group == GATEWAY_GROUP && f.kind == "HTTPRoute" && f.namespace == from_namespace);
+                let from_ok = grant.spec.from.iter().any(|f| {
+                    f.group == GATEWAY_GROUP && f.kind == "HTTPRoute" && f.namespace == from_namespace
+                });
                 let to_ok = grant.spec.to.iter().any(|t| {
                     t.group.is_empty()
                         && t.kind == "Service"
-                        && t.name.as_deref().is_none_or(|n| n.is_empty() || n == backend.name)
+                        && t.name
+                            .as_deref()
+                            .is_none_or(|n| n.is_empty() || n == backend.name)
                 });
                 from_ok && to_ok
             })
     }
 
-    fn service(&mut self, namespace: &str, name: &str, port: PortRef<'_>) -> Result<ServiceBackend, RefProblem> {
+    fn service(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        port: PortRef<'_>,
+    ) -> Result<ServiceBackend, RefProblem> {
         let not_found = |message: String| RefProblem::new(reason::BACKEND_NOT_FOUND, message);
         let Some(service) = self.resources.service(namespace, name) else {
             return Err(not_found(format!("Service {namespace}/{name} not found")));
         };
         let spec = service.spec.as_ref();
         if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
-            let message = format!("Service {namespace}/{name} is of type ExternalName, which is not supported yet");
+            let message =
+                format!("Service {namespace}/{name} is of type ExternalName, which is not supported yet");
             return Err(not_found(message));
         }
         let ports = spec.and_then(|s| s.ports.as_deref()).unwrap_or_default();
         let is_tcp = |p: &&ServicePort| p.protocol.as_deref().unwrap_or("TCP") == "TCP";
         let found = match port {
             PortRef::Number(number) => ports.iter().filter(is_tcp).find(|p| p.port == number),
-            PortRef::Name(port_name) => ports.iter().filter(is_tcp).find(|p| p.name.as_deref() == Some(port_name)),
+            PortRef::Name(port_name) => ports
+                .iter()
+                .filter(is_tcp)
+                .find(|p| p.name.as_deref() == Some(port_name)),
             PortRef::Missing => {
-                return Err(not_found(format!("backend Service {namespace}/{name} needs a port")));
+                return Err(not_found(format!(
+                    "backend Service {namespace}/{name} needs a port"
+                )));
             }
         };
         let Some(service_port) = found else {
@@ -139,22 +159,36 @@ impl<'a> Resolver<'a> {
                 PortRef::Name(port_name) => format!("port named {port_name:?}"),
                 PortRef::Missing => "a port".to_string(),
             };
-            return Err(not_found(format!("Service {namespace}/{name} has no TCP {wanted}")));
+            return Err(not_found(format!(
+                "Service {namespace}/{name} has no TCP {wanted}"
+            )));
         };
         let protocol = match service_port.app_protocol.as_deref() {
             Some(H2C_APP_PROTOCOL) => UpstreamProtocol::H2c,
             _ => UpstreamProtocol::Http1,
         };
         let endpoints = self.endpoints.resolve(namespace, name, service_port);
-        Ok(ServiceBackend { name: format!("{namespace}/{name}:{}", service_port.port), protocol, endpoints })
+        Ok(ServiceBackend {
+            name: format!("{namespace}/{name}:{}", service_port.port),
+            protocol,
+            endpoints,
+        })
     }
 }
 
 fn finish(weight: u32, result: Result<ServiceBackend, RefProblem>) -> (Backend, Option<RefProblem>) {
     match result {
-        Ok(service) => (Backend { weight, target: BackendTarget::Service(service) }, None),
+        Ok(service) => (
+            Backend {
+                weight,
+                target: BackendTarget::Service(service),
+            },
+            None,
+        ),
         Err(problem) => {
-            let target = BackendTarget::Invalid { reason: problem.message.clone() };
+            let target = BackendTarget::Invalid {
+                reason: problem.message.clone(),
+            };
             (Backend { weight, target }, Some(problem))
         }
     }
@@ -165,10 +199,20 @@ fn finish(weight: u32, result: Result<ServiceBackend, RefProblem>) -> (Backend, 
 pub(crate) fn resolved_refs(problems: &[RefProblem]) -> fairlead_route::Condition {
     use crate::conditions::RESOLVED_REFS;
     match problems.first() {
-        None => fairlead_route::Condition::new(RESOLVED_REFS, true, reason::RESOLVED_REFS, "All references resolved"),
+        None => fairlead_route::Condition::new(
+            RESOLVED_REFS,
+            true,
+            reason::RESOLVED_REFS,
+            "All references resolved",
+        ),
         Some(first) => {
-            let mut messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-            messages.dedup();
+            // The same broken reference in several rules is reported once.
+            let mut messages: Vec<&str> = Vec::new();
+            for problem in problems {
+                if !messages.contains(&problem.message.as_str()) {
+                    messages.push(&problem.message);
+                }
+            }
             fairlead_route::Condition::new(RESOLVED_REFS, false, first.reason, messages.join("; "))
         }
     }

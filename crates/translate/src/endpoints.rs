@@ -20,8 +20,13 @@ pub(crate) struct Endpoints<'a> {
 
 /// Why (part of) a slice was skipped. Only slices that a backend of ours read are reported.
 enum SliceProblem<'a> {
-    UnsupportedAddressType { slice: &'a EndpointSlice },
-    InvalidAddresses { slice: &'a EndpointSlice, addresses: BTreeSet<String> },
+    UnsupportedAddressType {
+        slice: &'a EndpointSlice,
+    },
+    InvalidAddresses {
+        slice: &'a EndpointSlice,
+        addresses: BTreeSet<String>,
+    },
 }
 
 impl<'a> Endpoints<'a> {
@@ -29,10 +34,16 @@ impl<'a> Endpoints<'a> {
         let mut by_service: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for slice in slices {
             if let Some(service) = meta::label(&slice.metadata, SERVICE_NAME_LABEL) {
-                by_service.entry((meta::namespace(&slice.metadata), service)).or_default().push(slice);
+                by_service
+                    .entry((meta::namespace(&slice.metadata), service))
+                    .or_default()
+                    .push(slice);
             }
         }
-        Endpoints { by_service, problems: BTreeMap::new() }
+        Endpoints {
+            by_service,
+            problems: BTreeMap::new(),
+        }
     }
 
     /// The addresses serving `port` of Service `namespace/service`, sorted and deduplicated.
@@ -45,10 +56,16 @@ impl<'a> Endpoints<'a> {
         let port_name = port.name.as_deref().unwrap_or_default();
         let mut ready = BTreeSet::new();
         let mut serving = BTreeSet::new();
-        let slices = self.by_service.get(&(namespace, service)).cloned().unwrap_or_default();
+        let slices = self
+            .by_service
+            .get(&(namespace, service))
+            .cloned()
+            .unwrap_or_default();
         for slice in slices {
             if slice.address_type != "IPv4" && slice.address_type != "IPv6" {
-                self.problems.entry(slice_key(slice)).or_insert(SliceProblem::UnsupportedAddressType { slice });
+                self.problems
+                    .entry(slice_key(slice))
+                    .or_insert(SliceProblem::UnsupportedAddressType { slice });
                 continue;
             }
             let Some(target) = slice_port(slice, port_name) else {
@@ -87,10 +104,12 @@ impl<'a> Endpoints<'a> {
                     found.get_or_insert(ip);
                 }
                 Err(_) => {
-                    let entry = self
-                        .problems
-                        .entry(slice_key(slice))
-                        .or_insert_with(|| SliceProblem::InvalidAddresses { slice, addresses: BTreeSet::new() });
+                    let entry = self.problems.entry(slice_key(slice)).or_insert_with(|| {
+                        SliceProblem::InvalidAddresses {
+                            slice,
+                            addresses: BTreeSet::new(),
+                        }
+                    });
                     if let SliceProblem::InvalidAddresses { addresses, .. } = entry {
                         addresses.insert(address.clone());
                     }
@@ -109,12 +128,18 @@ impl<'a> Endpoints<'a> {
                         "addressType {} is not supported; only IPv4 and IPv6 endpoints are used",
                         slice.address_type
                     );
-                    (slice, Condition::new(VALID, false, reason::UNSUPPORTED_ADDRESS_TYPE, message))
+                    (
+                        slice,
+                        Condition::new(VALID, false, reason::UNSUPPORTED_ADDRESS_TYPE, message),
+                    )
                 }
                 SliceProblem::InvalidAddresses { slice, addresses } => {
                     let list: Vec<_> = addresses.iter().map(|a| format!("{a:?}")).collect();
                     let message = format!("skipped endpoint addresses that are not IPs: {}", list.join(", "));
-                    (slice, Condition::new(VALID, false, reason::INVALID_ADDRESS, message))
+                    (
+                        slice,
+                        Condition::new(VALID, false, reason::INVALID_ADDRESS, message),
+                    )
                 }
             };
             ObjectStatus {
@@ -128,7 +153,10 @@ impl<'a> Endpoints<'a> {
 }
 
 fn slice_key(slice: &EndpointSlice) -> (String, String) {
-    (meta::namespace(&slice.metadata).to_string(), meta::name(&slice.metadata).to_string())
+    (
+        meta::namespace(&slice.metadata).to_string(),
+        meta::name(&slice.metadata).to_string(),
+    )
 }
 
 /// The slice's TCP port for the Service port named `name` ("" for an unnamed port).

@@ -9,16 +9,24 @@ use crate::meta;
 use crate::resources::ResourceSet;
 use crate::Options;
 use fairlead_route::{Condition, Listener, ListenerProtocol, ListenerStatus, ObjectStatus, Route};
-use gateway_api::gateways::{Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From};
+use gateway_api::gateways::{
+    Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as FromNamespaces,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
 /// Names of the GatewayClasses whose controllerName is ours, with their status.
-pub(crate) fn our_classes(resources: &ResourceSet, options: &Options) -> (BTreeSet<String>, Vec<ObjectStatus>) {
+pub(crate) fn our_classes(
+    resources: &ResourceSet,
+    options: &Options,
+) -> (BTreeSet<String>, Vec<ObjectStatus>) {
     let mut names = BTreeSet::new();
     let mut statuses = Vec::new();
-    for class in resources.gateway_classes().filter(|c| c.spec.controller_name == options.controller_name) {
+    for class in resources
+        .gateway_classes()
+        .filter(|c| c.spec.controller_name == options.controller_name)
+    {
         names.insert(meta::name(&class.metadata).to_string());
         let message = format!("GatewayClass is accepted by {}", options.controller_name);
         statuses.push(ObjectStatus {
@@ -77,7 +85,10 @@ pub(crate) fn our_gateways<'a>(
         .gateways()
         .filter(|g| classes.contains(&g.spec.gateway_class_name))
         .map(|g| {
-            let key = (meta::namespace(&g.metadata).to_string(), meta::name(&g.metadata).to_string());
+            let key = (
+                meta::namespace(&g.metadata).to_string(),
+                meta::name(&g.metadata).to_string(),
+            );
             (key, GatewayModel::new(g))
         })
         .collect()
@@ -95,13 +106,20 @@ impl<'a> GatewayModel<'a> {
                 duplicates.push(spec.name.clone());
                 continue;
             }
-            listeners.push(ListenerModel::new(spec, format!("gateway/{ns}/{name}/{}", spec.name)));
+            listeners.push(ListenerModel::new(
+                spec,
+                format!("gateway/{ns}/{name}/{}", spec.name),
+            ));
         }
         mark_conflicts(&mut listeners);
         for listener in &mut listeners {
             listener.settle();
         }
-        GatewayModel { gateway, listeners, duplicates }
+        GatewayModel {
+            gateway,
+            listeners,
+            duplicates,
+        }
     }
 
     pub(crate) fn namespace(&self) -> &str {
@@ -115,20 +133,38 @@ impl<'a> GatewayModel<'a> {
     /// Emits the programmed listeners (with their routes, sorted by id) and the status.
     pub(crate) fn finish(self) -> (Vec<Listener>, ObjectStatus) {
         let total = self.listeners.len() + self.duplicates.len();
-        let mut invalid: Vec<String> =
-            self.listeners.iter().filter(|l| !l.programmed).map(|l| l.spec.name.clone()).collect();
+        let mut invalid: Vec<String> = self
+            .listeners
+            .iter()
+            .filter(|l| !l.programmed)
+            .map(|l| l.spec.name.clone())
+            .collect();
         invalid.extend(self.duplicates.iter().map(|d| format!("{d} (duplicate name)")));
-        let valid = total - invalid.len();
+        let valid = total.saturating_sub(invalid.len());
         let accepted = if invalid.is_empty() {
             Condition::new(ACCEPTED, true, reason::ACCEPTED, "Gateway is accepted")
         } else {
-            let message = format!("{} of {total} listeners are not valid: {}", invalid.len(), invalid.join(", "));
+            let message = format!(
+                "{} of {total} listeners are not valid: {}",
+                invalid.len(),
+                invalid.join(", ")
+            );
             Condition::new(ACCEPTED, valid > 0, reason::LISTENERS_NOT_VALID, message)
         };
         let programmed = if valid > 0 {
-            Condition::new(PROGRAMMED, true, reason::PROGRAMMED, format!("{valid} of {total} listeners are programmed"))
+            Condition::new(
+                PROGRAMMED,
+                true,
+                reason::PROGRAMMED,
+                format!("{valid} of {total} listeners are programmed"),
+            )
         } else {
-            Condition::new(PROGRAMMED, false, reason::INVALID, "no listener can be programmed")
+            Condition::new(
+                PROGRAMMED,
+                false,
+                reason::INVALID,
+                "no listener can be programmed",
+            )
         };
         let mut listeners = Vec::new();
         let mut statuses = Vec::new();
@@ -168,9 +204,11 @@ impl<'a> ListenerModel<'a> {
         let allowed = spec.allowed_routes.as_ref();
         let namespaces = allowed.and_then(|a| a.namespaces.as_ref());
         let allowed_namespaces = match namespaces.and_then(|n| n.from.as_ref()) {
-            None | Some(From::Same) => AllowedNamespaces::Same,
-            Some(From::All) => AllowedNamespaces::All,
-            Some(From::Selector) => AllowedNamespaces::Selector(namespaces.and_then(|n| n.selector.as_ref())),
+            None | Some(FromNamespaces::Same) => AllowedNamespaces::Same,
+            Some(FromNamespaces::All) => AllowedNamespaces::All,
+            Some(FromNamespaces::Selector) => {
+                AllowedNamespaces::Selector(namespaces.and_then(|n| n.selector.as_ref()))
+            }
         };
         let (supported_kinds, invalid_kinds) = route_kinds(spec);
         let http = spec.protocol == "HTTP";
@@ -183,9 +221,13 @@ impl<'a> ListenerModel<'a> {
             Condition::new(ACCEPTED, false, reason::PORT_UNAVAILABLE, message)
         } else if !http {
             let message = if spec.protocol == "HTTPS" {
-                "HTTPS listeners are not supported yet: TLS termination arrives in a later release".to_string()
+                "HTTPS listeners are not supported yet: TLS termination arrives in a later release"
+                    .to_string()
             } else {
-                format!("protocol {} is not supported; fairlead serves HTTP listeners", spec.protocol)
+                format!(
+                    "protocol {} is not supported; fairlead serves HTTP listeners",
+                    spec.protocol
+                )
             };
             problem = Some(message.clone());
             Condition::new(ACCEPTED, false, reason::UNSUPPORTED_PROTOCOL, message)
@@ -193,9 +235,17 @@ impl<'a> ListenerModel<'a> {
             Condition::new(ACCEPTED, true, reason::ACCEPTED, "Listener is accepted")
         });
         conditions.push(if invalid_kinds.is_empty() {
-            Condition::new(RESOLVED_REFS, true, reason::RESOLVED_REFS, "All references resolved")
+            Condition::new(
+                RESOLVED_REFS,
+                true,
+                reason::RESOLVED_REFS,
+                "All references resolved",
+            )
         } else {
-            let message = format!("unsupported route kinds: {}; only HTTPRoute is supported", invalid_kinds.join(", "));
+            let message = format!(
+                "unsupported route kinds: {}; only HTTPRoute is supported",
+                invalid_kinds.join(", ")
+            );
             Condition::new(RESOLVED_REFS, false, reason::INVALID_ROUTE_KINDS, message)
         });
         let allows_http_route = supported_kinds.iter().any(|k| k == "HTTPRoute");
@@ -211,7 +261,11 @@ impl<'a> ListenerModel<'a> {
             allows_http_route,
             programmed: problem.is_none(),
             problem,
-            supported_kinds: if http || spec.protocol == "HTTPS" { supported_kinds } else { Vec::new() },
+            supported_kinds: if http || spec.protocol == "HTTPS" {
+                supported_kinds
+            } else {
+                Vec::new()
+            },
             conditions,
             attached: BTreeSet::new(),
             routes: Vec::new(),
@@ -221,7 +275,12 @@ impl<'a> ListenerModel<'a> {
     /// Adds the Conflicted and Programmed conditions once conflicts are known.
     fn settle(&mut self) {
         if !self.conditions.iter().any(|c| c.type_ == CONFLICTED) {
-            self.conditions.push(Condition::new(CONFLICTED, false, reason::NO_CONFLICTS, "No conflicts"));
+            self.conditions.push(Condition::new(
+                CONFLICTED,
+                false,
+                reason::NO_CONFLICTS,
+                "No conflicts",
+            ));
         }
         self.conditions.push(match &self.problem {
             None => Condition::new(PROGRAMMED, true, reason::PROGRAMMED, "Listener is programmed"),
@@ -233,7 +292,11 @@ impl<'a> ListenerModel<'a> {
 /// The route kinds a listener admits (default: HTTPRoute) and the ones it names that we do not
 /// support. An empty list means the default, as the spec says.
 fn route_kinds(spec: &GatewayListeners) -> (Vec<String>, Vec<String>) {
-    let kinds = spec.allowed_routes.as_ref().and_then(|a| a.kinds.as_deref()).unwrap_or_default();
+    let kinds = spec
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.kinds.as_deref())
+        .unwrap_or_default();
     if kinds.is_empty() {
         return (vec!["HTTPRoute".to_string()], Vec::new());
     }
@@ -262,8 +325,11 @@ fn mark_conflicts(listeners: &mut [ListenerModel<'_>]) {
         }
     }
     for ((port, hostname), members) in groups.into_iter().filter(|(_, m)| m.len() > 1) {
-        let names: Vec<String> =
-            members.iter().filter_map(|i| listeners.get(*i)).map(|l| l.spec.name.clone()).collect();
+        let names: Vec<String> = members
+            .iter()
+            .filter_map(|i| listeners.get(*i))
+            .map(|l| l.spec.name.clone())
+            .collect();
         let message = format!(
             "listeners {} share port {port} and hostname {}",
             names.join(", "),
@@ -271,7 +337,12 @@ fn mark_conflicts(listeners: &mut [ListenerModel<'_>]) {
         );
         for i in members {
             if let Some(l) = listeners.get_mut(i) {
-                l.conditions.push(Condition::new(CONFLICTED, true, reason::HOSTNAME_CONFLICT, message.clone()));
+                l.conditions.push(Condition::new(
+                    CONFLICTED,
+                    true,
+                    reason::HOSTNAME_CONFLICT,
+                    message.clone(),
+                ));
                 l.problem = Some(message.clone());
                 l.programmed = false;
             }

@@ -57,38 +57,71 @@ mod tests {
 
     #[test]
     fn exact_hostnames_intersect_only_when_equal() {
-        assert_eq!(intersect(Some("foo.example.com"), &hosts(&["foo.example.com"])), Some(hosts(&["foo.example.com"])));
-        assert_eq!(intersect(Some("foo.example.com"), &hosts(&["bar.example.com"])), None);
+        assert_eq!(
+            intersect(Some("foo.example.com"), &hosts(&["foo.example.com"])),
+            Some(hosts(&["foo.example.com"]))
+        );
+        assert_eq!(
+            intersect(Some("foo.example.com"), &hosts(&["bar.example.com"])),
+            None
+        );
     }
 
     #[test]
     fn wildcard_listener_accepts_subdomains_and_narrower_wildcards() {
         let l = Some("*.example.com");
-        assert_eq!(intersect(l, &hosts(&["foo.example.com"])), Some(hosts(&["foo.example.com"])));
-        assert_eq!(intersect(l, &hosts(&["a.b.example.com"])), Some(hosts(&["a.b.example.com"])));
-        assert_eq!(intersect(l, &hosts(&["*.example.com"])), Some(hosts(&["*.example.com"])));
-        assert_eq!(intersect(l, &hosts(&["*.foo.example.com"])), Some(hosts(&["*.foo.example.com"])));
+        assert_eq!(
+            intersect(l, &hosts(&["foo.example.com"])),
+            Some(hosts(&["foo.example.com"]))
+        );
+        assert_eq!(
+            intersect(l, &hosts(&["a.b.example.com"])),
+            Some(hosts(&["a.b.example.com"]))
+        );
+        assert_eq!(
+            intersect(l, &hosts(&["*.example.com"])),
+            Some(hosts(&["*.example.com"]))
+        );
+        assert_eq!(
+            intersect(l, &hosts(&["*.foo.example.com"])),
+            Some(hosts(&["*.foo.example.com"]))
+        );
         assert_eq!(intersect(l, &hosts(&["example.com"])), None);
         assert_eq!(intersect(l, &hosts(&["*.com"])), Some(hosts(&["*.example.com"])));
     }
 
     #[test]
     fn wildcard_route_narrows_to_the_exact_listener() {
-        assert_eq!(intersect(Some("foo.example.com"), &hosts(&["*.com"])), Some(hosts(&["foo.example.com"])));
-        assert_eq!(intersect(Some("foo.example.com"), &hosts(&["*.example.com"])), Some(hosts(&["foo.example.com"])));
+        assert_eq!(
+            intersect(Some("foo.example.com"), &hosts(&["*.com"])),
+            Some(hosts(&["foo.example.com"]))
+        );
+        assert_eq!(
+            intersect(Some("foo.example.com"), &hosts(&["*.example.com"])),
+            Some(hosts(&["foo.example.com"]))
+        );
         assert_eq!(intersect(Some("foo.example.com"), &hosts(&["*.other.com"])), None);
     }
 
     #[test]
     fn missing_hostnames_take_the_other_side() {
         assert_eq!(intersect(None, &[]), Some(vec![]));
-        assert_eq!(intersect(Some("Foo.Example.com"), &[]), Some(hosts(&["foo.example.com"])));
-        assert_eq!(intersect(None, &hosts(&["B.example.com", "a.example.com"])), Some(hosts(&["a.example.com", "b.example.com"])));
+        assert_eq!(
+            intersect(Some("Foo.Example.com"), &[]),
+            Some(hosts(&["foo.example.com"]))
+        );
+        assert_eq!(
+            intersect(None, &hosts(&["B.example.com", "a.example.com"])),
+            Some(hosts(&["a.example.com", "b.example.com"]))
+        );
     }
 
     #[test]
     fn only_intersecting_route_hostnames_are_kept() {
-        let got = intersect(Some("*.example.com"), &hosts(&["x.other.org", "FOO.example.com", "foo.example.com"]));
+        let got = intersect(
+            Some("*.example.com"),
+            &hosts(&["x.other.org", "FOO.example.com", "foo.example.com"]),
+        );
         assert_eq!(got, Some(hosts(&["foo.example.com"])));
     }
 }

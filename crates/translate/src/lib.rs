@@ -1,1 +1,106 @@
-//! stub
+//! fairlead-translate: Kubernetes objects (Gateway API, Ingress, Services, EndpointSlices) to
+//! the fairlead routing [`Config`] and a [`StatusReport`], as one pure function.
+//!
+//! Every source (a manifests directory, the Kubernetes API, `fairlead check`) builds a
+//! [`ResourceSet`] and calls [`translate`], so the modes can never disagree. This crate does no
+//! I/O and reads no clock: the same objects always give byte-identical output.
+//!
+//! ```
+//! use fairlead_translate::{parse_documents, translate, Options, ResourceSet};
+//!
+//! let (objects, errors) = parse_documents("app.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: app}\n");
+//! assert!(errors.is_empty());
+//! let set: ResourceSet = objects.into_iter().collect();
+//! let translation = translate(&set, &Options::default());
+//! assert!(translation.config.listeners.is_empty());
+//! ```
+
+mod backends;
+mod conditions;
+mod endpoints;
+mod gateway;
+mod hostnames;
+mod httproute;
+mod ingress;
+mod meta;
+mod objects;
+mod parse;
+mod resources;
+mod selector;
+
+pub use objects::{Kind, Object, ObjectKey, DEFAULT_NAMESPACE};
+pub use parse::{parse_documents, ParseError};
+pub use resources::ResourceSet;
+
+use backends::Resolver;
+use fairlead_route::{Config, ObjectStatus, StatusReport};
+
+/// What translation treats as ours, and the ports of the shared listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// GatewayClasses with this `spec.controllerName` are ours.
+    pub controller_name: String,
+    /// Ingresses naming this class (field or legacy annotation) are ours.
+    pub ingress_class: String,
+    /// IngressClasses with this `spec.controller` are ours.
+    pub ingress_controller: String,
+    /// Port of the listener shared by all Ingresses.
+    pub http_port: u16,
+    /// Port for Ingress TLS (used once TLS lands).
+    pub https_port: u16,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            controller_name: "fairlead.dev/gateway-controller".to_string(),
+            ingress_class: "fairlead".to_string(),
+            ingress_controller: "fairlead.dev/ingress-controller".to_string(),
+            http_port: 8080,
+            https_port: 8443,
+        }
+    }
+}
+
+/// The result of [`translate`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Translation {
+    /// Listeners sorted by (port, id), routes in each sorted by id; `version` is 0.
+    pub config: Config,
+    /// Status of every object that is ours (and of EndpointSlices with problems), sorted by
+    /// (kind, namespace, name).
+    pub status: StatusReport,
+}
+
+/// Translates a set of objects into routing config and status. Pure and deterministic.
+pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
+    let mut resolver = Resolver::new(resources);
+    let mut statuses: Vec<ObjectStatus> = Vec::new();
+    let mut listeners = Vec::new();
+
+    let (classes, class_statuses) = gateway::our_classes(resources, options);
+    statuses.extend(class_statuses);
+    let mut gateways = gateway::our_gateways(resources, &classes);
+    statuses.extend(httproute::translate(resources, &mut resolver, &mut gateways));
+    for model in gateways.into_values() {
+        let (gateway_listeners, status) = model.finish();
+        listeners.extend(gateway_listeners);
+        statuses.push(status);
+    }
+
+    let (ingress_listener, ingress_statuses) = ingress::translate(resources, options, &mut resolver);
+    listeners.extend(ingress_listener);
+    statuses.extend(ingress_statuses);
+
+    statuses.extend(resolver.endpoints.into_statuses());
+
+    listeners.sort_by(|a, b| (a.port, &a.id).cmp(&(b.port, &b.id)));
+    statuses.sort_by(|a, b| a.object.cmp(&b.object));
+    Translation {
+        config: Config {
+            version: 0,
+            listeners,
+        },
+        status: StatusReport { objects: statuses },
+    }
+}

@@ -10,7 +10,10 @@ pub(crate) fn name(meta: &ObjectMeta) -> &str {
 
 /// The namespace, `default` when unset (objects from a [`crate::ResourceSet`] always have one).
 pub(crate) fn namespace(meta: &ObjectMeta) -> &str {
-    meta.namespace.as_deref().filter(|ns| !ns.is_empty()).unwrap_or(DEFAULT_NAMESPACE)
+    meta.namespace
+        .as_deref()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(DEFAULT_NAMESPACE)
 }
 
 /// creationTimestamp in seconds since the Unix epoch.
@@ -23,15 +26,26 @@ pub(crate) fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
 }
 
 pub(crate) fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
-    meta.annotations.as_ref().and_then(|a| a.get(key)).map(String::as_str)
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
 }
 
 pub(crate) fn namespaced_ref(kind: &str, meta: &ObjectMeta) -> ObjectRef {
-    ObjectRef { kind: kind.to_string(), namespace: Some(namespace(meta).to_string()), name: name(meta).to_string() }
+    ObjectRef {
+        kind: kind.to_string(),
+        namespace: Some(namespace(meta).to_string()),
+        name: name(meta).to_string(),
+    }
 }
 
 pub(crate) fn cluster_ref(kind: &str, meta: &ObjectMeta) -> ObjectRef {
-    ObjectRef { kind: kind.to_string(), namespace: None, name: name(meta).to_string() }
+    ObjectRef {
+        kind: kind.to_string(),
+        namespace: None,
+        name: name(meta).to_string(),
+    }
 }
 
 /// Sort key that puts objects without a creationTimestamp last, as the Gateway API

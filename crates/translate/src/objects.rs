@@ -2,7 +2,7 @@
 
 use gateway_api::gatewayclasses::GatewayClass;
 use gateway_api::gateways::Gateway;
-use gateway_api::httproutes::HTTPRoute;
+use gateway_api::httproutes::HttpRoute;
 use gateway_api::referencegrants::ReferenceGrant;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 pub enum Object {
     GatewayClass(Box<GatewayClass>),
     Gateway(Box<Gateway>),
-    HttpRoute(Box<HTTPRoute>),
+    HttpRoute(Box<HttpRoute>),
     /// `gateway.networking.k8s.io/v1` or `v1beta1` (same schema).
     ReferenceGrant(Box<ReferenceGrant>),
     Ingress(Box<Ingress>),
@@ -24,7 +24,11 @@ pub enum Object {
     Secret(Box<Secret>),
     Namespace(Box<Namespace>),
     /// A kind (or API version) translation does not read.
-    Ignored { api_version: String, kind: String, name: String },
+    Ignored {
+        api_version: String,
+        kind: String,
+        name: String,
+    },
 }
 
 /// The kinds a [`crate::ResourceSet`] holds.
@@ -82,7 +86,11 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(kind: Kind, namespace: Option<&str>, name: &str) -> Self {
-        ObjectKey { kind, namespace: namespace.map(str::to_string), name: name.to_string() }
+        ObjectKey {
+            kind,
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        }
     }
 }
 
@@ -125,7 +133,10 @@ impl Object {
     pub fn name(&self) -> &str {
         match self {
             Object::Ignored { name, .. } => name,
-            other => other.metadata().and_then(|m| m.name.as_deref()).unwrap_or_default(),
+            other => other
+                .metadata()
+                .and_then(|m| m.name.as_deref())
+                .unwrap_or_default(),
         }
     }
 
@@ -139,7 +150,11 @@ impl Object {
                 .filter(|ns| !ns.is_empty())
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
         });
-        Some(ObjectKey { kind, namespace, name: self.name().to_string() })
+        Some(ObjectKey {
+            kind,
+            namespace,
+            name: self.name().to_string(),
+        })
     }
 }
 

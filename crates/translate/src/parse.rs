@@ -43,7 +43,11 @@ impl std::error::Error for ParseError {}
 /// `List` (or `FooList`) contributes its `items`. Empty documents are skipped; kinds this crate
 /// does not translate come back as [`Object::Ignored`]. Never panics.
 pub fn parse_documents(source: &str, text: &str) -> (Vec<Object>, Vec<ParseError>) {
-    let mut parser = Parser { source, objects: Vec::new(), errors: Vec::new() };
+    let mut parser = Parser {
+        source,
+        objects: Vec::new(),
+        errors: Vec::new(),
+    };
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let looks_like_json = trimmed.starts_with('{') || trimmed.starts_with('[');
     if looks_like_json || source.ends_with(".json") {
@@ -65,7 +69,10 @@ pub fn parse_documents(source: &str, text: &str) -> (Vec<Object>, Vec<ParseError
         match yaml_serde::from_str::<Value>(chunk.text) {
             Ok(value) => parser.document(index, value),
             Err(err) => {
-                let reason = format!("invalid YAML: {}", shift_lines(&err.to_string(), chunk.first_line));
+                let reason = format!(
+                    "invalid YAML: {}",
+                    shift_lines(&err.to_string(), chunk.first_line)
+                );
                 parser.error(index, None, None, reason);
             }
         }
@@ -85,7 +92,13 @@ impl Parser<'_> {
     }
 
     fn error(&mut self, document: usize, kind: Option<String>, name: Option<String>, reason: String) {
-        self.errors.push(ParseError { source: self.source.to_string(), document, kind, name, reason });
+        self.errors.push(ParseError {
+            source: self.source.to_string(),
+            document,
+            kind,
+            name,
+            reason,
+        });
     }
 
     fn document(&mut self, index: usize, value: Value) {
@@ -118,7 +131,12 @@ impl Parser<'_> {
     /// hold items without apiVersion and kind, which are implied by the list.
     fn list(&mut self, index: usize, kind: &str, api_version: &str, items: &Value) {
         let Value::Array(items) = items else {
-            self.error(index, Some(kind.to_string()), None, "items: expected a sequence".into());
+            self.error(
+                index,
+                Some(kind.to_string()),
+                None,
+                "items: expected a sequence".into(),
+            );
             return;
         };
         let implied_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
@@ -131,13 +149,20 @@ impl Parser<'_> {
             };
             let mut item = item.clone();
             if let Some(implied) = implied_kind {
-                item.entry("kind").or_insert_with(|| Value::String(implied.to_string()));
-                item.entry("apiVersion").or_insert_with(|| Value::String(api_version.to_string()));
+                item.entry("kind")
+                    .or_insert_with(|| Value::String(implied.to_string()));
+                item.entry("apiVersion")
+                    .or_insert_with(|| Value::String(api_version.to_string()));
             }
             let nested = string_field(&item, "kind").is_some_and(|k| k.ends_with("List"));
             if nested && item.contains_key("items") {
                 let kind = string_field(&item, "kind");
-                self.error(index, kind, None, format!("{prefix}lists inside lists are not supported"));
+                self.error(
+                    index,
+                    kind,
+                    None,
+                    format!("{prefix}lists inside lists are not supported"),
+                );
                 continue;
             }
             self.object(index, item, &prefix);
@@ -147,7 +172,11 @@ impl Parser<'_> {
     fn object(&mut self, index: usize, mut map: Map<String, Value>, prefix: &str) {
         let kind = string_field(&map, "kind");
         let api_version = string_field(&map, "apiVersion");
-        let name = map.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).map(str::to_string);
+        let name = map
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let Some(kind) = kind else {
             let reason = match map.get("kind") {
                 None => format!("{prefix}missing field `kind`"),
@@ -159,7 +188,10 @@ impl Parser<'_> {
         let Some(api_version) = api_version else {
             let reason = match map.get("apiVersion") {
                 None => format!("{prefix}missing field `apiVersion`"),
-                Some(other) => format!("{prefix}apiVersion: expected a string, found {}", type_name(other)),
+                Some(other) => format!(
+                    "{prefix}apiVersion: expected a string, found {}",
+                    type_name(other)
+                ),
             };
             self.error(index, Some(kind), name, reason);
             return;
@@ -183,13 +215,22 @@ impl Parser<'_> {
             _ => {
                 // Kinds we do not translate need no name: a kustomization.yaml has none.
                 let name = name.unwrap_or_default();
-                self.objects.push(Object::Ignored { api_version, kind, name });
+                self.objects.push(Object::Ignored {
+                    api_version,
+                    kind,
+                    name,
+                });
                 return;
             }
         };
         match parsed {
             Ok(object) if object.name().is_empty() => {
-                self.error(index, Some(kind), None, format!("{prefix}missing field `metadata.name`"));
+                self.error(
+                    index,
+                    Some(kind),
+                    None,
+                    format!("{prefix}missing field `metadata.name`"),
+                );
             }
             Ok(object) => self.objects.push(object),
             Err(reason) => self.error(index, Some(kind), name, format!("{prefix}{reason}")),
@@ -202,14 +243,16 @@ const GATEWAY_V1BETA1: &str = "gateway.networking.k8s.io/v1beta1";
 
 /// Deserializes a typed object, naming the field that failed (`spec.listeners[0].port: ...`).
 fn typed<T: DeserializeOwned>(value: Value) -> Result<Box<T>, String> {
-    serde_path_to_error::deserialize::<_, T>(value).map(Box::new).map_err(|err| {
-        let path = err.path().to_string();
-        if path == "." {
-            err.inner().to_string()
-        } else {
-            format!("{path}: {}", err.inner())
-        }
-    })
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map(Box::new)
+        .map_err(|err| {
+            let path = err.path().to_string();
+            if path == "." {
+                err.inner().to_string()
+            } else {
+                format!("{path}: {}", err.inner())
+            }
+        })
 }
 
 fn string_field(map: &Map<String, Value>, key: &str) -> Option<String> {
@@ -262,13 +305,17 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     let mut chunks = Vec::with_capacity(starts.len());
     for (i, (start, first_line)) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map_or(text.len(), |(next, _)| *next);
-        chunks.push(Chunk { first_line: *first_line, text: text.get(*start..end).unwrap_or_default() });
+        chunks.push(Chunk {
+            first_line: *first_line,
+            text: text.get(*start..end).unwrap_or_default(),
+        });
     }
     chunks
 }
 
 fn is_marker(line: &str) -> bool {
-    line.strip_prefix("---").is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
 }
 
 /// Rewrites `line N` in a YAML error message so that it counts from the start of the file, not

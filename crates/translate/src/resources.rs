@@ -3,7 +3,7 @@
 use crate::objects::{Kind, Object, ObjectKey, DEFAULT_NAMESPACE};
 use gateway_api::gatewayclasses::GatewayClass;
 use gateway_api::gateways::Gateway;
-use gateway_api::httproutes::HTTPRoute;
+use gateway_api::httproutes::HttpRoute;
 use gateway_api::referencegrants::ReferenceGrant;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -20,7 +20,7 @@ type NsName = (String, String);
 pub struct ResourceSet {
     gateway_classes: BTreeMap<String, GatewayClass>,
     gateways: BTreeMap<NsName, Gateway>,
-    http_routes: BTreeMap<NsName, HTTPRoute>,
+    http_routes: BTreeMap<NsName, HttpRoute>,
     reference_grants: BTreeMap<NsName, ReferenceGrant>,
     ingresses: BTreeMap<NsName, Ingress>,
     ingress_classes: BTreeMap<String, IngressClass>,
@@ -127,7 +127,10 @@ impl ResourceSet {
     /// Removes the object with this key; true when there was one. A namespaced key without a
     /// namespace means `default`.
     pub fn remove(&mut self, key: &ObjectKey) -> bool {
-        let ns = key.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        let ns = key
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
         let nk = (ns, key.name.clone());
         match key.kind {
             Kind::GatewayClass => self.gateway_classes.remove(&key.name).is_some(),
@@ -163,7 +166,7 @@ impl ResourceSet {
 
     cluster_scoped!(gateway_classes, gateway_class, GatewayClass);
     namespaced!(gateways, gateway, Gateway);
-    namespaced!(http_routes, http_route, HTTPRoute);
+    namespaced!(http_routes, http_route, HttpRoute);
     namespaced!(reference_grants, reference_grant, ReferenceGrant);
     namespaced!(ingresses, ingress, Ingress);
     cluster_scoped!(ingress_classes, ingress_class, IngressClass);

@@ -17,7 +17,10 @@ pub(crate) fn matches(
     match_labels: Option<&BTreeMap<String, String>>,
     expressions: &[Expression<'_>],
 ) -> bool {
-    let labels_ok = match_labels.into_iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+    let labels_ok = match_labels
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
     labels_ok
         && expressions.iter().all(|e| {
             let value = labels.get(e.key);
@@ -36,7 +39,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -44,9 +50,17 @@ mod tests {
         let ns = labels(&[("env", "prod"), ("team", "web")]);
         let want = labels(&[("env", "prod")]);
         let values = vec!["web".to_string(), "api".to_string()];
-        let in_team = [Expression { key: "team", operator: "In", values: &values }];
+        let in_team = [Expression {
+            key: "team",
+            operator: "In",
+            values: &values,
+        }];
         assert!(matches(&ns, Some(&want), &in_team));
-        assert!(!matches(&labels(&[("env", "prod"), ("team", "db")]), Some(&want), &in_team));
+        assert!(!matches(
+            &labels(&[("env", "prod"), ("team", "db")]),
+            Some(&want),
+            &in_team
+        ));
         assert!(!matches(&labels(&[("team", "web")]), Some(&want), &in_team));
     }
 
@@ -54,7 +68,13 @@ mod tests {
     fn operators() {
         let ns = labels(&[("env", "prod")]);
         let prod = vec!["prod".to_string()];
-        let expr = |operator| [Expression { key: "env", operator, values: &prod }];
+        let expr = |operator| {
+            [Expression {
+                key: "env",
+                operator,
+                values: &prod,
+            }]
+        };
         assert!(!matches(&ns, None, &expr("NotIn")));
         assert!(matches(&labels(&[]), None, &expr("NotIn")));
         assert!(matches(&ns, None, &expr("Exists")));

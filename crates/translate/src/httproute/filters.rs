@@ -3,12 +3,13 @@
 //! Filters the proxy cannot apply (RequestMirror, CORS, ExtensionRef) become
 //! [`Filter::Unsupported`]: the rule is kept and answers 500, because the spec forbids skipping a
 //! filter (requests it would have processed must get an error), and the route's status names
-//! them (see `super::parent_conditions`).
+//! them (see `super::partially_invalid`).
 
 use super::rules::{absolute, RuleError};
 use fairlead_route::{Filter, HeaderModifier, PathMatch, PathModifier, Redirect, RouteMatch, UrlRewrite};
 use gateway_api::httproutes::{
-    HttpRouteRules, HttpRouteRulesFiltersRequestRedirect, HttpRouteRulesFiltersRequestRedirectPathType as RedirectPath,
+    HttpRouteRules, HttpRouteRulesFiltersRequestRedirect,
+    HttpRouteRulesFiltersRequestRedirectPathType as RedirectPath,
     HttpRouteRulesFiltersRequestRedirectScheme as Scheme, HttpRouteRulesFiltersType as Type,
     HttpRouteRulesFiltersUrlRewrite, HttpRouteRulesFiltersUrlRewritePathType as RewritePath,
 };
@@ -22,14 +23,20 @@ pub(crate) struct Filters {
 const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
 
 pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<Filters, RuleError> {
-    let mut out = Filters { filters: Vec::new(), unsupported: Vec::new() };
+    let mut out = Filters {
+        filters: Vec::new(),
+        unsupported: Vec::new(),
+    };
     let all_prefix = matches.iter().all(|m| matches!(m.path, PathMatch::Prefix(_)));
     let specs = rule.filters.as_deref().unwrap_or_default();
     let redirects = specs.iter().any(|f| f.r#type == Type::RequestRedirect);
     let rewrites = specs.iter().any(|f| f.r#type == Type::UrlRewrite);
     if redirects && rewrites {
         let reason = "RequestRedirect and URLRewrite cannot be used in the same rule".to_string();
-        return Err(RuleError::InvalidFilter { field: "filters".into(), reason });
+        return Err(RuleError::InvalidFilter {
+            field: "filters".into(),
+            reason,
+        });
     }
     for (i, spec) in specs.iter().enumerate() {
         let field = format!("filters[{i}]");
@@ -39,23 +46,52 @@ pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<F
         };
         let filter = match spec.r#type {
             Type::RequestHeaderModifier => {
-                let m = spec.request_header_modifier.as_ref().ok_or_else(|| missing("requestHeaderModifier"))?;
+                let m = spec
+                    .request_header_modifier
+                    .as_ref()
+                    .ok_or_else(|| missing("requestHeaderModifier"))?;
                 Filter::RequestHeaderModifier(HeaderModifier {
-                    set: m.set.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect(),
-                    add: m.add.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect(),
+                    set: m
+                        .set
+                        .iter()
+                        .flatten()
+                        .map(|h| (h.name.clone(), h.value.clone()))
+                        .collect(),
+                    add: m
+                        .add
+                        .iter()
+                        .flatten()
+                        .map(|h| (h.name.clone(), h.value.clone()))
+                        .collect(),
                     remove: m.remove.clone().unwrap_or_default(),
                 })
             }
             Type::ResponseHeaderModifier => {
-                let m = spec.response_header_modifier.as_ref().ok_or_else(|| missing("responseHeaderModifier"))?;
+                let m = spec
+                    .response_header_modifier
+                    .as_ref()
+                    .ok_or_else(|| missing("responseHeaderModifier"))?;
                 Filter::ResponseHeaderModifier(HeaderModifier {
-                    set: m.set.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect(),
-                    add: m.add.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect(),
+                    set: m
+                        .set
+                        .iter()
+                        .flatten()
+                        .map(|h| (h.name.clone(), h.value.clone()))
+                        .collect(),
+                    add: m
+                        .add
+                        .iter()
+                        .flatten()
+                        .map(|h| (h.name.clone(), h.value.clone()))
+                        .collect(),
                     remove: m.remove.clone().unwrap_or_default(),
                 })
             }
             Type::RequestRedirect => {
-                let r = spec.request_redirect.as_ref().ok_or_else(|| missing("requestRedirect"))?;
+                let r = spec
+                    .request_redirect
+                    .as_ref()
+                    .ok_or_else(|| missing("requestRedirect"))?;
                 Filter::RequestRedirect(redirect(&field, r, all_prefix)?)
             }
             Type::UrlRewrite => {
@@ -73,8 +109,11 @@ pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<F
                     .as_ref()
                     .map(|e| format!(" to {}/{} {}", e.group, e.kind, e.name))
                     .unwrap_or_default();
-                out.unsupported.push(format!("{field}: filter ExtensionRef{target}"));
-                Filter::Unsupported { name: "ExtensionRef".to_string() }
+                out.unsupported
+                    .push(format!("{field}: filter ExtensionRef{target}"));
+                Filter::Unsupported {
+                    name: "ExtensionRef".to_string(),
+                }
             }
         };
         out.filters.push(filter);
@@ -82,8 +121,15 @@ pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<F
     Ok(out)
 }
 
-fn redirect(field: &str, r: &HttpRouteRulesFiltersRequestRedirect, all_prefix: bool) -> Result<Redirect, RuleError> {
-    let invalid = |reason: String| RuleError::InvalidFilter { field: format!("{field}.requestRedirect"), reason };
+fn redirect(
+    field: &str,
+    r: &HttpRouteRulesFiltersRequestRedirect,
+    all_prefix: bool,
+) -> Result<Redirect, RuleError> {
+    let invalid = |reason: String| RuleError::InvalidFilter {
+        field: format!("{field}.requestRedirect"),
+        reason,
+    };
     let status_code = match r.status_code {
         None => 302,
         Some(code) => u16::try_from(code)
@@ -93,16 +139,25 @@ fn redirect(field: &str, r: &HttpRouteRulesFiltersRequestRedirect, all_prefix: b
     };
     let port = match r.port {
         None => None,
-        Some(port) => {
-            Some(u16::try_from(port).ok().filter(|p| *p != 0).ok_or_else(|| invalid(format!("port {port} is out of range")))?)
-        }
+        Some(port) => Some(
+            u16::try_from(port)
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| invalid(format!("port {port} is out of range")))?,
+        ),
     };
     let path = match &r.path {
         None => None,
         Some(p) => {
             let full = p.r#type == RedirectPath::ReplaceFullPath;
             let field = format!("{field}.requestRedirect.path");
-            Some(path_modifier(&field, full, p.replace_full_path.as_ref(), p.replace_prefix_match.as_ref(), all_prefix)?)
+            Some(path_modifier(
+                &field,
+                full,
+                p.replace_full_path.as_ref(),
+                p.replace_prefix_match.as_ref(),
+                all_prefix,
+            )?)
         }
     };
     Ok(Redirect {
@@ -117,16 +172,29 @@ fn redirect(field: &str, r: &HttpRouteRulesFiltersRequestRedirect, all_prefix: b
     })
 }
 
-fn rewrite(field: &str, r: &HttpRouteRulesFiltersUrlRewrite, all_prefix: bool) -> Result<UrlRewrite, RuleError> {
+fn rewrite(
+    field: &str,
+    r: &HttpRouteRulesFiltersUrlRewrite,
+    all_prefix: bool,
+) -> Result<UrlRewrite, RuleError> {
     let path = match &r.path {
         None => None,
         Some(p) => {
             let full = p.r#type == RewritePath::ReplaceFullPath;
             let field = format!("{field}.urlRewrite.path");
-            Some(path_modifier(&field, full, p.replace_full_path.as_ref(), p.replace_prefix_match.as_ref(), all_prefix)?)
+            Some(path_modifier(
+                &field,
+                full,
+                p.replace_full_path.as_ref(),
+                p.replace_prefix_match.as_ref(),
+                all_prefix,
+            )?)
         }
     };
-    Ok(UrlRewrite { hostname: r.hostname.clone(), path })
+    Ok(UrlRewrite {
+        hostname: r.hostname.clone(),
+        path,
+    })
 }
 
 /// A path modifier. ReplacePrefixMatch only makes sense when every match of the rule is a
@@ -138,14 +206,19 @@ fn path_modifier(
     prefix: Option<&String>,
     all_prefix: bool,
 ) -> Result<PathModifier, RuleError> {
-    let invalid = |reason: &str| RuleError::InvalidFilter { field: field.to_string(), reason: reason.to_string() };
+    let invalid = |reason: &str| RuleError::InvalidFilter {
+        field: field.to_string(),
+        reason: reason.to_string(),
+    };
     if full {
         let value = full_path.ok_or_else(|| invalid("type ReplaceFullPath needs replaceFullPath"))?;
         Ok(PathModifier::ReplaceFullPath(absolute(field, value.clone())?))
     } else {
         let value = prefix.ok_or_else(|| invalid("type ReplacePrefixMatch needs replacePrefixMatch"))?;
         if !all_prefix {
-            return Err(invalid("ReplacePrefixMatch needs every match of the rule to be a PathPrefix"));
+            return Err(invalid(
+                "ReplacePrefixMatch needs every match of the rule to be a PathPrefix",
+            ));
         }
         Ok(PathModifier::ReplacePrefixMatch(absolute(field, value.clone())?))
     }

@@ -5,9 +5,11 @@
 use super::filters::{self, Filters};
 use crate::backends::{BackendRef, PortRef, RefProblem, Resolver};
 use crate::meta;
-use fairlead_route::{HeaderMatch, PathMatch, QueryMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch, Timeouts};
+use fairlead_route::{
+    HeaderMatch, PathMatch, QueryMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch, Timeouts,
+};
 use gateway_api::httproutes::{
-    HTTPRoute, HttpRouteRules, HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType as HeaderType,
+    HttpRoute, HttpRouteRules, HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType as HeaderType,
     HttpRouteRulesMatchesMethod as Method, HttpRouteRulesMatchesPathType as PathType,
     HttpRouteRulesMatchesQueryParamsType as QueryType, HttpRouteRulesTimeouts,
 };
@@ -17,18 +19,28 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RuleError {
     #[error("{field}: invalid regular expression {pattern:?}: {reason}")]
-    InvalidRegex { field: String, pattern: String, reason: String },
+    InvalidRegex {
+        field: String,
+        pattern: String,
+        reason: String,
+    },
     #[error("{field}: path {value:?} must start with '/'")]
     RelativePath { field: String, value: String },
     #[error("timeouts.{field}: invalid duration {value:?}: {reason}")]
-    InvalidDuration { field: &'static str, value: String, reason: String },
-    #[error("timeouts.backendRequest ({backend_ms}ms) must not be longer than timeouts.request ({request_ms}ms)")]
+    InvalidDuration {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "timeouts.backendRequest ({backend_ms}ms) must not be longer than timeouts.request ({request_ms}ms)"
+    )]
     BackendTimeoutTooLong { backend_ms: u64, request_ms: u64 },
     #[error("{field}: {reason}")]
     InvalidFilter { field: String, reason: String },
 }
 
-/// The rules of one HTTPRoute, converted once and attached to every listener it reaches.
+/// The rules of one HttpRoute, converted once and attached to every listener it reaches.
 #[derive(Default)]
 pub(crate) struct ConvertedRules {
     /// One route per valid rule, without hostnames (those depend on the listener).
@@ -40,7 +52,7 @@ pub(crate) struct ConvertedRules {
     pub ref_problems: Vec<RefProblem>,
 }
 
-pub(crate) fn convert(route: &HTTPRoute, resolver: &mut Resolver<'_>) -> ConvertedRules {
+pub(crate) fn convert(route: &HttpRoute, resolver: &mut Resolver<'_>) -> ConvertedRules {
     let ns = meta::namespace(&route.metadata);
     let name = meta::name(&route.metadata);
     // The API server defaults an absent rules list to one rule matching every path.
@@ -53,7 +65,14 @@ pub(crate) fn convert(route: &HTTPRoute, resolver: &mut Resolver<'_>) -> Convert
             let timeouts = convert_timeouts(rule.timeouts.as_ref())?;
             Ok((matches, filters, timeouts))
         });
-        let (matches, Filters { mut filters, unsupported }, timeouts) = match converted {
+        let (
+            matches,
+            Filters {
+                mut filters,
+                unsupported,
+            },
+            timeouts,
+        ) = match converted {
             Ok(parts) => parts,
             Err(err) => {
                 out.invalid.push(format!("rule {index}: {err}"));
@@ -61,7 +80,9 @@ pub(crate) fn convert(route: &HTTPRoute, resolver: &mut Resolver<'_>) -> Convert
             }
         };
         for filter in unsupported {
-            out.unsupported.push(format!("rule {index}: {filter} is not supported, so the rule answers 500"));
+            out.unsupported.push(format!(
+                "rule {index}: {filter} is not supported, so the rule answers 500"
+            ));
         }
         let mut backends = Vec::new();
         let mut per_backend_filters = false;
@@ -83,7 +104,9 @@ pub(crate) fn convert(route: &HTTPRoute, resolver: &mut Resolver<'_>) -> Convert
         if per_backend_filters {
             // The IR has no per-backend filters; skipping them would silently change behaviour.
             let name = "backendRefs[].filters".to_string();
-            out.unsupported.push(format!("rule {index}: {name} is not supported, so the rule answers 500"));
+            out.unsupported.push(format!(
+                "rule {index}: {name} is not supported, so the rule answers 500"
+            ));
             filters.push(fairlead_route::Filter::Unsupported { name });
         }
         out.routes.push(Route {
@@ -106,7 +129,11 @@ pub(crate) fn convert(route: &HTTPRoute, resolver: &mut Resolver<'_>) -> Convert
 }
 
 fn convert_matches(matches: &[HttpRouteRulesMatches]) -> Result<Vec<RouteMatch>, RuleError> {
-    matches.iter().enumerate().map(|(i, m)| convert_match(i, m)).collect()
+    matches
+        .iter()
+        .enumerate()
+        .map(|(i, m)| convert_match(i, m))
+        .collect()
 }
 
 fn convert_match(index: usize, m: &HttpRouteRulesMatches) -> Result<RouteMatch, RuleError> {
@@ -127,23 +154,36 @@ fn convert_match(index: usize, m: &HttpRouteRulesMatches) -> Result<RouteMatch, 
     for (i, h) in m.headers.iter().flatten().enumerate() {
         let value = match h.r#type.as_ref().unwrap_or(&HeaderType::Exact) {
             HeaderType::Exact => StringMatch::Exact(h.value.clone()),
-            HeaderType::RegularExpression => {
-                StringMatch::RegularExpression(valid_regex(&format!("{field}.headers[{i}]"), h.value.clone())?)
-            }
+            HeaderType::RegularExpression => StringMatch::RegularExpression(valid_regex(
+                &format!("{field}.headers[{i}]"),
+                h.value.clone(),
+            )?),
         };
-        headers.push(HeaderMatch { name: h.name.to_ascii_lowercase(), value });
+        headers.push(HeaderMatch {
+            name: h.name.to_ascii_lowercase(),
+            value,
+        });
     }
     let mut query = Vec::new();
     for (i, q) in m.query_params.iter().flatten().enumerate() {
         let value = match q.r#type.as_ref().unwrap_or(&QueryType::Exact) {
             QueryType::Exact => StringMatch::Exact(q.value.clone()),
-            QueryType::RegularExpression => {
-                StringMatch::RegularExpression(valid_regex(&format!("{field}.queryParams[{i}]"), q.value.clone())?)
-            }
+            QueryType::RegularExpression => StringMatch::RegularExpression(valid_regex(
+                &format!("{field}.queryParams[{i}]"),
+                q.value.clone(),
+            )?),
         };
-        query.push(QueryMatch { name: q.name.clone(), value });
+        query.push(QueryMatch {
+            name: q.name.clone(),
+            value,
+        });
     }
-    Ok(RouteMatch { path, headers, query, method: m.method.as_ref().map(|m| method_name(m).to_string()) })
+    Ok(RouteMatch {
+        path,
+        headers,
+        query,
+        method: m.method.as_ref().map(|m| method_name(m).to_string()),
+    })
 }
 
 fn method_name(method: &Method) -> &'static str {
@@ -164,7 +204,10 @@ pub(super) fn absolute(field: &str, value: String) -> Result<String, RuleError> 
     if value.starts_with('/') {
         Ok(value)
     } else {
-        Err(RuleError::RelativePath { field: field.to_string(), value })
+        Err(RuleError::RelativePath {
+            field: field.to_string(),
+            value,
+        })
     }
 }
 
@@ -176,8 +219,18 @@ fn valid_regex(field: &str, pattern: String) -> Result<String, RuleError> {
         Err(err) => {
             // regex's syntax errors span several lines (pattern, caret, message): keep the message.
             let text = err.to_string();
-            let reason = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid").to_string();
-            Err(RuleError::InvalidRegex { field: field.to_string(), pattern, reason })
+            let reason = text
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("invalid")
+                .to_string();
+            Err(RuleError::InvalidRegex {
+                field: field.to_string(),
+                pattern,
+                reason,
+            })
         }
     }
 }
@@ -190,10 +243,16 @@ fn convert_timeouts(timeouts: Option<&HttpRouteRulesTimeouts>) -> Result<Timeout
     let backend_request_ms = duration_ms("backendRequest", timeouts.backend_request.as_deref())?;
     if let (Some(backend_ms), Some(request_ms)) = (backend_request_ms, request_ms) {
         if backend_ms > request_ms {
-            return Err(RuleError::BackendTimeoutTooLong { backend_ms, request_ms });
+            return Err(RuleError::BackendTimeoutTooLong {
+                backend_ms,
+                request_ms,
+            });
         }
     }
-    Ok(Timeouts { request_ms, backend_request_ms })
+    Ok(Timeouts {
+        request_ms,
+        backend_request_ms,
+    })
 }
 
 /// A Gateway API duration (`500ms`, `10s`, `1h30m`) in milliseconds. Zero disables the
@@ -228,7 +287,10 @@ mod tests {
     #[test]
     fn malformed_durations_are_errors() {
         for bad in ["10", "1d", "-1s", "1.5s", "", "10 s"] {
-            assert!(duration_ms("request", Some(bad)).is_err(), "{bad:?} should be rejected");
+            assert!(
+                duration_ms("request", Some(bad)).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -237,6 +299,9 @@ mod tests {
         let err = valid_regex("matches[0].path", "(".to_string()).unwrap_err();
         let text = err.to_string();
         assert!(!text.contains('\n'), "{text}");
-        assert!(text.starts_with("matches[0].path: invalid regular expression \"(\""), "{text}");
+        assert!(
+            text.starts_with("matches[0].path: invalid regular expression \"(\""),
+            "{text}"
+        );
     }
 }

@@ -1,0 +1,106 @@
+//! Helpers shared by the translation tests: build inputs from YAML, find things in the output.
+#![allow(dead_code)] // each test file uses a different subset
+
+use fairlead_route::{Condition, Listener, ObjectStatus, ParentStatus, Route};
+use fairlead_translate::{parse_documents, translate, Options, ResourceSet, Translation};
+
+/// Our GatewayClass and a Gateway `default/web` with one HTTP listener `http` on port 80
+/// (routes from the same namespace).
+pub const GATEWAY: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: fairlead}
+spec: {controllerName: fairlead.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: default, generation: 3}
+spec:
+  gatewayClassName: fairlead
+  listeners:
+    - {name: http, protocol: HTTP, port: 80}
+"#;
+
+/// Service `default/app` port 80 (named http) with one ready endpoint 10.0.0.1:8080.
+pub const APP_SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: app-1
+  namespace: default
+  labels: {kubernetes.io/service-name: app}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints:
+  - addresses: ["10.0.0.1"]
+"#;
+
+/// Parses every document (joined with `---`), failing the test on any parse error.
+pub fn load(docs: &[&str]) -> ResourceSet {
+    let text = docs.join("\n---\n");
+    let (objects, errors) = parse_documents("test.yaml", &text);
+    assert!(errors.is_empty(), "parse errors: {errors:#?}");
+    objects.into_iter().collect()
+}
+
+pub fn run(docs: &[&str]) -> Translation {
+    translate(&load(docs), &Options::default())
+}
+
+pub fn run_with(docs: &[&str], options: &Options) -> Translation {
+    translate(&load(docs), options)
+}
+
+pub fn listener<'a>(t: &'a Translation, id: &str) -> &'a Listener {
+    t.config
+        .listeners
+        .iter()
+        .find(|l| l.id == id)
+        .unwrap_or_else(|| panic!("no listener {id} in {:#?}", t.config.listeners))
+}
+
+pub fn route<'a>(l: &'a Listener, id: &str) -> &'a Route {
+    l.routes
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no route {id} in {:#?}", l.routes))
+}
+
+pub fn route_ids(l: &Listener) -> Vec<&str> {
+    l.routes.iter().map(|r| r.id.as_str()).collect()
+}
+
+pub fn status<'a>(t: &'a Translation, kind: &str, ns: Option<&str>, name: &str) -> &'a ObjectStatus {
+    t.status
+        .get(kind, ns, name)
+        .unwrap_or_else(|| panic!("no status for {kind} {ns:?}/{name}: {:#?}", t.status))
+}
+
+pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> &'a Condition {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {conditions:#?}"))
+}
+
+pub fn has_condition(conditions: &[Condition], type_: &str) -> bool {
+    conditions.iter().any(|c| c.type_ == type_)
+}
+
+/// The only parent status of HTTPRoute `default/<name>`.
+pub fn parent<'a>(t: &'a Translation, name: &str) -> &'a ParentStatus {
+    let s = status(t, "HTTPRoute", Some("default"), name);
+    assert_eq!(s.parents.len(), 1, "{s:#?}");
+    &s.parents[0]
+}
+
+/// (status, reason) of a condition, for compact assertions.
+pub fn sr(c: &Condition) -> (bool, &str) {
+    (c.status, c.reason.as_str())
+}
