@@ -159,6 +159,18 @@ impl Publisher {
             self.rebuilds
                 .get_or_create(&RebuildLabels { result: "unchanged" })
                 .inc();
+            // The table stays, but /status must still show what the source found now.
+            let previous = self.admin.snapshot();
+            if previous.source_errors != loaded.errors || previous.object_counts != loaded.counts {
+                self.admin.publish(Snapshot {
+                    version: previous.version,
+                    object_counts: loaded.counts,
+                    source_errors: loaded.errors,
+                    compile_errors: previous.compile_errors.clone(),
+                    status: previous.status.clone(),
+                    config: previous.config.clone(),
+                });
+            }
             return;
         }
         self.last = Some((config.clone(), status.clone()));
