@@ -73,6 +73,9 @@ pub struct ServeOptions {
     /// Upstream connect timeout.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
+    /// Proxy worker threads (each with its own event loop); 0 = one per CPU.
+    #[arg(long, default_value_t = 0, env = "FAIRLEAD_WORKERS")]
+    pub workers: usize,
     /// Turn off the per-request access log.
     #[arg(long)]
     pub no_access_log: bool,

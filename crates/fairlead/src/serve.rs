@@ -34,9 +34,11 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
             connect_timeout: opts.connect_timeout,
             upstream_idle_timeout: std::time::Duration::from_secs(90),
             access_log: !opts.no_access_log,
+            workers: opts.workers,
         },
         &mut registry,
-    );
+    )
+    .context("cannot start the proxy workers")?;
     let rebuilds = Family::<RebuildLabels, Counter>::default();
     registry.register(
         "fairlead_rebuilds",

@@ -22,6 +22,7 @@ mod metrics;
 mod pool;
 mod proxy;
 mod state;
+mod workers;
 
 pub use proxy::Proxy;
 
@@ -39,6 +40,9 @@ pub struct ProxyOptions {
     pub upstream_idle_timeout: Duration,
     /// Emit one `access` tracing event per request.
     pub access_log: bool,
+    /// Worker threads, each with its own single-threaded runtime and accept socket per port;
+    /// 0 means one per CPU.
+    pub workers: usize,
 }
 
 impl Default for ProxyOptions {
@@ -48,6 +52,7 @@ impl Default for ProxyOptions {
             connect_timeout: Duration::from_secs(5),
             upstream_idle_timeout: Duration::from_secs(90),
             access_log: true,
+            workers: 0,
         }
     }
 }

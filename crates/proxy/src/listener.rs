@@ -39,15 +39,18 @@ impl ListenerHandle {
     }
 }
 
-/// Binds `addr` with SO_REUSEADDR (so a restart does not wait for old connections in TIME_WAIT).
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds `addr` with SO_REUSEADDR (so a restart does not wait for old connections in TIME_WAIT)
+/// and SO_REUSEPORT (so every worker has its own accept queue on the port).
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// A short reason for a port that cannot be listened on.
@@ -60,18 +63,36 @@ pub(crate) fn describe_bind_error(err: &std::io::Error) -> String {
     }
 }
 
-/// Binds `addr` and starts accepting; the table routes its requests by `port`.
+/// Binds `addr` once per worker and starts accepting on each; the table routes the requests
+/// by `port`.
 pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<ListenerHandle> {
-    let listener = bind(addr)?;
-    let local_addr = listener.local_addr()?;
+    let first = bind(addr)?;
+    let local_addr = first.local_addr()?;
+    let mut sockets = vec![first];
+    // With port 0 the first bind picked the port; the others must share it.
+    for _ in 1..shared.workers.count() {
+        sockets.push(bind(local_addr)?);
+    }
     let stop = shared.shutdown.child_token();
     let handle = ListenerHandle {
         local_addr,
         stop: stop.clone(),
     };
-    let shared = Arc::clone(shared);
-    let tracker = shared.tracker.clone();
-    tracker.spawn(accept_loop(shared, listener, addr.port(), stop));
+    let mut sockets = sockets.into_iter();
+    shared.workers.spawn_on_each(|_| {
+        let socket = sockets.next();
+        let shared = Arc::clone(shared);
+        let stop = stop.clone();
+        let tracker = shared.tracker.clone();
+        tracker.track_future(async move {
+            let Some(socket) = socket else { return };
+            // Registering with the reactor must happen on the worker that will poll it.
+            match TcpListener::from_std(socket) {
+                Ok(listener) => accept_loop(shared, listener, local_addr.port(), stop).await,
+                Err(err) => tracing::error!(port = local_addr.port(), %err, "cannot register listener"),
+            }
+        })
+    });
     Ok(handle)
 }
 

@@ -5,6 +5,7 @@ use crate::listener::{self, ListenerHandle};
 use crate::metrics::Metrics;
 use crate::pool::{PoolRegistry, PoolSettings};
 use crate::state::State;
+use crate::workers::Workers;
 use crate::{ApplyReport, ProxyOptions};
 use arc_swap::ArcSwap;
 use fairlead_route::{Config, ListenerProtocol, Table};
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) hard_stop: CancellationToken,
     /// Accept loops and connection tasks, awaited by `shutdown`.
     pub(crate) tracker: TaskTracker,
+    /// The threads requests are served on.
+    pub(crate) workers: Workers,
 }
 
 /// The L7 data plane: listeners on every port of the routing table, forwarding to backends.
@@ -51,13 +54,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Proxy {
-    /// Creates a proxy serving nothing yet and registers its metrics in `registry`.
-    pub fn new(opts: ProxyOptions, registry: &mut Registry) -> Arc<Proxy> {
+    /// Creates a proxy serving nothing yet, starts its worker threads and registers its metrics
+    /// in `registry`. Fails only when a worker thread or runtime cannot be created.
+    pub fn new(opts: ProxyOptions, registry: &mut Registry) -> std::io::Result<Arc<Proxy>> {
+        let workers = match opts.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let hard_stop = CancellationToken::new();
+        let workers = Workers::start(workers, &hard_stop)?;
         let metrics = Metrics::new(registry);
-        let pools = Arc::new(PoolRegistry::new(PoolSettings {
-            connect_timeout: opts.connect_timeout,
-            idle_timeout: opts.upstream_idle_timeout,
-        }));
+        let pools = Arc::new(PoolRegistry::new(
+            PoolSettings {
+                connect_timeout: opts.connect_timeout,
+                idle_timeout: opts.upstream_idle_timeout,
+            },
+            workers.count(),
+        ));
         let (empty, _) = Table::compile(&Config::default());
         let state = State::build(empty, &Config::default(), &metrics, &pools);
         let mut server = auto::Builder::new(TokioExecutor::new());
@@ -66,7 +79,7 @@ impl Proxy {
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
         server.http2().timer(TokioTimer::new());
-        Arc::new(Proxy {
+        Ok(Arc::new(Proxy {
             shared: Arc::new(Shared {
                 state: ArcSwap::from_pointee(state),
                 metrics,
@@ -74,19 +87,19 @@ impl Proxy {
                 access_log: opts.access_log,
                 server,
                 shutdown: CancellationToken::new(),
-                hard_stop: CancellationToken::new(),
+                hard_stop,
                 tracker: TaskTracker::new(),
+                workers,
             }),
             bind_address: opts.bind_address,
             listeners: Mutex::new(BTreeMap::new()),
             sweeper_started: AtomicBool::new(false),
-        })
+        }))
     }
 
     /// Compiles `config` into a table, builds the per-route state (metric handles, endpoint
     /// pools), swaps it in with one atomic store, binds ports that are new and stops accepting
-    /// on ports no longer present (connections in progress finish). Must be called inside a
-    /// tokio runtime.
+    /// on ports no longer present (connections in progress finish).
     pub fn apply(&self, config: &Config) -> ApplyReport {
         let mut listeners = lock(&self.listeners);
         let shared = &self.shared;
@@ -171,7 +184,7 @@ impl Proxy {
         let pools: Weak<PoolRegistry> = Arc::downgrade(&self.shared.pools);
         let stop = self.shared.hard_stop.clone();
         let period = SWEEP_PERIOD;
-        tokio::spawn(async move {
+        self.shared.workers.spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,

@@ -53,12 +53,12 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
-// The default (current-thread) runtime runs the proxy's tasks on this thread, where the
-// capturing subscriber is the default.
+// Requests are served on the proxy's worker threads, so the capture must be the global
+// subscriber (each test binary runs in its own process under nextest; this file has one test).
 #[tokio::test]
 async fn one_access_event_per_request_with_its_fields() {
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    tracing::subscriber::set_global_default(capture.clone()).expect("first global subscriber");
     let backend = echo("logged").await;
     let proxy = start_proxy(|port| {
         let mut r = route("r-logged", vec![service("logged", 1, &[backend.addr])]);

@@ -187,6 +187,7 @@ pub fn options() -> ProxyOptions {
         connect_timeout: Duration::from_secs(2),
         upstream_idle_timeout: Duration::from_secs(90),
         access_log: true,
+        workers: 2,
     }
 }
 
@@ -199,7 +200,7 @@ pub fn free_port() -> u16 {
 /// Starts a proxy serving `make(port)` on a free port of 127.0.0.1.
 pub async fn start_proxy(make: impl Fn(u16) -> Config) -> TestProxy {
     let mut registry = Registry::default();
-    let proxy = Proxy::new(options(), &mut registry);
+    let proxy = Proxy::new(options(), &mut registry).expect("proxy workers start");
     for _ in 0..10 {
         let port = free_port();
         let report = proxy.apply(&make(port));
