@@ -31,7 +31,8 @@ pub(crate) struct ConnCtx {
     pub(crate) shared: Arc<Shared>,
     /// The listening port (what the table routes by).
     pub(crate) port: u16,
-    pub(crate) remote: SocketAddr,
+    /// The client's IP as an `X-Forwarded-For` value.
+    pub(crate) remote_ip: HeaderValue,
     /// `http` now; `https` once TLS terminates here.
     pub(crate) scheme: &'static str,
     /// Set by the first request, so the connection task can drop connections that never send one.
@@ -194,7 +195,7 @@ async fn proxy<'s>(
         is_upgrade_request(req.version(), req.headers()) && backend.protocol == UpstreamProtocol::Http1;
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     remove_hop_by_hop(req.headers_mut(), upgrade);
-    add_forwarded(req.headers_mut(), ctx.remote.ip(), ctx.scheme, host.clone());
+    add_forwarded(req.headers_mut(), &ctx.remote_ip, ctx.scheme, host.clone());
     for modifier in &filters.request_headers {
         modifier.apply(req.headers_mut());
     }

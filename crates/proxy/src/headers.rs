@@ -2,7 +2,6 @@
 //! and the `X-Forwarded-*` headers tell the backend who the client was.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
@@ -21,6 +20,18 @@ fn connection_has(headers: &HeaderMap, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// A header that only concerns one connection (RFC 9110 §7.6.1); headers that `Connection`
+/// lists are found through `Connection` itself.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
 /// An HTTP/1.1 protocol upgrade request (WebSocket and friends).
 pub(crate) fn is_upgrade_request(version: http::Version, headers: &HeaderMap) -> bool {
     version == http::Version::HTTP_11
@@ -31,6 +42,11 @@ pub(crate) fn is_upgrade_request(version: http::Version, headers: &HeaderMap) ->
 /// Removes hop-by-hop headers. With `keep_upgrade`, `Upgrade` survives and `Connection` is
 /// reduced to `upgrade`, because the next hop needs both to switch protocols.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of these: one pass over the names is cheaper than hashing each
+    // hop-by-hop name for a removal that finds nothing.
+    if !keep_upgrade && !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     // Headers named by `Connection` are hop-by-hop too. Collecting allocates only when a peer
     // lists something beyond the usual tokens.
     let listed: Vec<HeaderName> = headers
@@ -85,25 +101,29 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// `X-Forwarded-Proto` and `X-Forwarded-Host`.
 pub(crate) fn add_forwarded(
     headers: &mut HeaderMap,
-    client: IpAddr,
+    client: &HeaderValue,
     proto: &'static str,
     host: Option<HeaderValue>,
 ) {
-    let mut xff = String::new();
-    for value in headers.get_all(&X_FORWARDED_FOR).iter() {
-        // A value that is not visible ASCII cannot be kept in a header we rebuild; drop it.
-        if let Ok(v) = value.to_str() {
-            let v = v.trim();
-            if !v.is_empty() {
-                xff.push_str(v);
-                xff.push_str(", ");
+    if headers.contains_key(&X_FORWARDED_FOR) {
+        let mut xff = String::new();
+        for value in headers.get_all(&X_FORWARDED_FOR).iter() {
+            // A value that is not visible ASCII cannot be kept in a header we rebuild; drop it.
+            if let Ok(v) = value.to_str() {
+                let v = v.trim();
+                if !v.is_empty() {
+                    xff.push_str(v);
+                    xff.push_str(", ");
+                }
             }
         }
-    }
-    // Writing to a String cannot fail.
-    let _ = write!(xff, "{client}");
-    if let Ok(value) = HeaderValue::from_str(&xff) {
-        headers.insert(&X_FORWARDED_FOR, value);
+        xff.push_str(client.to_str().unwrap_or_default());
+        if let Ok(value) = HeaderValue::from_str(&xff) {
+            headers.insert(&X_FORWARDED_FOR, value);
+        }
+    } else {
+        // The common case: no proxy in front of us. The connection's address was rendered once.
+        headers.insert(&X_FORWARDED_FOR, client.clone());
     }
     headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match host {
@@ -114,6 +134,12 @@ pub(crate) fn add_forwarded(
             headers.remove(&X_FORWARDED_HOST);
         }
     }
+}
+
+/// The client address as an `X-Forwarded-For` value, rendered once per connection.
+pub(crate) fn client_address_value(client: IpAddr) -> HeaderValue {
+    // An IP address is always a valid header value; the fallback is never used.
+    HeaderValue::from_str(&client.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// HTTP/2 may split `Cookie` into several fields; HTTP/1.1 needs one (RFC 9113 §8.2.3).
@@ -190,7 +216,7 @@ mod tests {
         ]);
         add_forwarded(
             &mut h,
-            "127.0.0.1".parse().unwrap(),
+            &client_address_value("127.0.0.1".parse().unwrap()),
             "http",
             Some(HeaderValue::from_static("a")),
         );
@@ -198,6 +224,30 @@ mod tests {
         assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "a");
+    }
+
+    #[test]
+    fn forwarded_for_is_the_client_alone_without_earlier_proxies() {
+        let mut h = map(&[("host", "a")]);
+        add_forwarded(
+            &mut h,
+            &client_address_value("::1".parse().unwrap()),
+            "http",
+            None,
+        );
+        assert_eq!(h["x-forwarded-for"], "::1");
+        assert!(h.get("x-forwarded-host").is_none());
+    }
+
+    #[test]
+    fn messages_without_hop_by_hop_headers_are_left_alone() {
+        let mut h = map(&[("host", "a"), ("accept", "*/*"), ("content-length", "3")]);
+        let before = h.clone();
+        remove_hop_by_hop(&mut h, false);
+        assert_eq!(h, before);
+        let mut h = map(&[("host", "a"), ("keep-alive", "timeout=5")]);
+        remove_hop_by_hop(&mut h, false);
+        assert!(h.get("keep-alive").is_none());
     }
 
     #[test]

@@ -129,7 +129,7 @@ where
     let ctx = Arc::new(ConnCtx {
         shared: Arc::clone(&shared),
         port,
-        remote,
+        remote_ip: crate::headers::client_address_value(remote.ip()),
         scheme: "http",
         seen_request: AtomicBool::new(false),
     });
