@@ -14,15 +14,35 @@ pub struct Loaded {
     pub errors: Vec<String>,
     /// Objects per kind, including ignored kinds under their own name.
     pub counts: BTreeMap<String, usize>,
+    /// Time spent reading and parsing files, and translating.
+    pub read_time: std::time::Duration,
+    pub translate_time: std::time::Duration,
 }
 
 /// Reads a directory of manifests, remembering what each file last yielded.
 pub struct ManifestSource {
     dir: PathBuf,
     options: Options,
-    /// Per file name, the objects of its last load. When documents of a file stop parsing, the
-    /// objects it had before and no longer yields keep serving.
-    previous: HashMap<String, Vec<Object>>,
+    /// Per file name, what its last load gave. An unchanged file is not parsed again (parsing is
+    /// most of a rebuild's time); when documents of a file stop parsing, the objects it had
+    /// before and no longer yields keep serving.
+    previous: HashMap<String, FileState>,
+}
+
+#[derive(Clone)]
+struct FileState {
+    /// Hash of the file's text.
+    hash: u64,
+    objects: Vec<Object>,
+    /// Problems reported for this file, repeated while it stays unchanged.
+    errors: Vec<String>,
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl ManifestSource {
@@ -36,8 +56,11 @@ impl ManifestSource {
 
     /// Reads every manifest and translates. Blocking: call from a blocking thread.
     pub fn load(&mut self) -> Loaded {
+        let started = std::time::Instant::now();
         let mut errors = Vec::new();
-        let mut current: HashMap<String, Vec<Object>> = HashMap::new();
+        let mut current: HashMap<String, FileState> = HashMap::new();
+        // Taken, not cloned: unchanged files move their parsed objects into `current`.
+        let mut previous = std::mem::take(&mut self.previous);
         let files = match manifest_files(&self.dir) {
             Ok(files) => files,
             Err(err) => {
@@ -45,7 +68,7 @@ impl ManifestSource {
                     "cannot list {}: {err}; serving the last good objects",
                     self.dir.display()
                 ));
-                self.previous.keys().cloned().collect()
+                previous.keys().cloned().collect()
             }
         };
         for file in files {
@@ -58,18 +81,36 @@ impl ManifestSource {
                     errors.push(format!(
                         "{file}: cannot read: {err}; keeping its previous objects"
                     ));
-                    if let Some(prev) = self.previous.get(&file) {
-                        current.insert(file, prev.clone());
+                    if let Some(prev) = previous.remove(&file) {
+                        current.insert(file, prev);
                     }
                     continue;
                 }
             };
-            let (mut objects, parse_errors) = parse_documents(&file, &text);
-            errors.extend(parse_errors.iter().map(ParseError::to_string));
-            if !parse_errors.is_empty() {
-                objects.extend(self.kept_from_previous(&file, &objects, &mut errors));
+            let hash = text_hash(&text);
+            if let Some(prev) = previous.remove(&file) {
+                if prev.hash == hash {
+                    errors.extend(prev.errors.iter().cloned());
+                    current.insert(file, prev);
+                    continue;
+                }
+                previous.insert(file.clone(), prev);
             }
-            current.insert(file, objects);
+            let (mut objects, parse_errors) = parse_documents(&file, &text);
+            let mut file_errors: Vec<String> = parse_errors.iter().map(ParseError::to_string).collect();
+            if !parse_errors.is_empty() {
+                let prev = previous.get(&file).map(|p| p.objects.as_slice());
+                objects.extend(Self::kept_from_previous(&file, prev, &objects, &mut file_errors));
+            }
+            errors.extend(file_errors.iter().cloned());
+            current.insert(
+                file,
+                FileState {
+                    hash,
+                    objects,
+                    errors: file_errors,
+                },
+            );
         }
         self.previous = current;
 
@@ -78,7 +119,7 @@ impl ManifestSource {
         let mut files: Vec<&String> = self.previous.keys().collect();
         files.sort();
         for file in files {
-            for object in &self.previous[file] {
+            for object in &self.previous[file].objects {
                 match object.kind() {
                     Some(kind) => *counts.entry(kind.as_str().to_owned()).or_insert(0) += 1,
                     None => {
@@ -95,17 +136,26 @@ impl ManifestSource {
                 set.insert(object.clone());
             }
         }
+        let read_time = started.elapsed();
+        let translation = translate(&set, &self.options);
         Loaded {
-            translation: translate(&set, &self.options),
+            translation,
             errors,
             counts,
+            read_time,
+            translate_time: started.elapsed().saturating_sub(read_time),
         }
     }
 
     /// Objects `file` yielded last time that it no longer yields now that some of its documents
     /// fail to parse: the failed documents most likely held them, so their last good version stays.
-    fn kept_from_previous(&self, file: &str, now: &[Object], errors: &mut Vec<String>) -> Vec<Object> {
-        let Some(prev) = self.previous.get(file) else {
+    fn kept_from_previous(
+        file: &str,
+        prev: Option<&[Object]>,
+        now: &[Object],
+        errors: &mut Vec<String>,
+    ) -> Vec<Object> {
+        let Some(prev) = prev else {
             return Vec::new();
         };
         let present: HashSet<ObjectKey> = now.iter().filter_map(Object::key).collect();

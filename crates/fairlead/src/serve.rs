@@ -179,7 +179,9 @@ impl Publisher {
         self.version += 1;
         config.version = self.version;
 
+        let applying = Instant::now();
         let report = self.proxy.apply(&config);
+        let apply_time = applying.elapsed();
         let compile_errors: Vec<String> = report.compile_errors.iter().map(ToString::to_string).collect();
         for err in &compile_errors {
             tracing::warn!("route left out of the table: {err}");
@@ -209,6 +211,9 @@ impl Publisher {
             listeners = config.listeners.len(),
             routes = config.listeners.iter().map(|l| l.routes.len()).sum::<usize>(),
             build_ms = started.elapsed().as_secs_f64() * 1000.0,
+            read_ms = loaded.read_time.as_secs_f64() * 1000.0,
+            translate_ms = loaded.translate_time.as_secs_f64() * 1000.0,
+            apply_ms = apply_time.as_secs_f64() * 1000.0,
             "routing table published"
         );
         self.admin.publish(Snapshot {
