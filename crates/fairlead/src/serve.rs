@@ -106,8 +106,9 @@ struct Publisher {
     health: Arc<Health>,
     rebuilds: Family<RebuildLabels, Counter>,
     version: u64,
-    /// Last published (config without version, status), to skip no-op rebuilds.
-    last: Option<(Config, StatusReport)>,
+    /// Hash of the last published (config without version, status), to skip no-op rebuilds
+    /// without holding a second copy of a large config.
+    last: Option<u64>,
     /// `None` only while a load runs on the blocking pool.
     source: Option<ManifestSource>,
 }
@@ -153,11 +154,13 @@ impl Publisher {
 
         let mut config = loaded.translation.config;
         let mut status = loaded.translation.status;
-        if self
-            .last
-            .as_ref()
-            .is_some_and(|(c, s)| *c == config && *s == status)
-        {
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (&config, &status).hash(&mut hasher);
+            hasher.finish()
+        };
+        if self.last == Some(fingerprint) {
             self.rebuilds
                 .get_or_create(&RebuildLabels { result: "unchanged" })
                 .inc();
@@ -175,7 +178,7 @@ impl Publisher {
             }
             return;
         }
-        self.last = Some((config.clone(), status.clone()));
+        self.last = Some(fingerprint);
         self.version += 1;
         config.version = self.version;
 

@@ -11,6 +11,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,22 +80,19 @@ impl Metrics {
     /// Resolves the handles for one (listener, route) pair; `route` is empty for requests that
     /// matched no route.
     pub(crate) fn request_handles(&self, listener: &str, route: &str) -> RequestHandles {
-        let by_class = CODE_CLASSES.map(|code_class| {
-            self.requests
-                .get_or_create(&RequestLabels {
-                    listener: listener.to_owned(),
-                    route: route.to_owned(),
-                    code_class,
-                })
-                .clone()
-        });
         let duration = self
             .duration
             .get_or_create(&ListenerLabels {
                 listener: listener.to_owned(),
             })
             .clone();
-        RequestHandles { by_class, duration }
+        RequestHandles {
+            requests: self.requests.clone(),
+            listener: listener.into(),
+            route: route.into(),
+            by_class: Default::default(),
+            duration,
+        }
     }
 
     pub(crate) fn connect_failures(&self, backend: &str) -> Counter {
@@ -111,9 +109,16 @@ impl Metrics {
 }
 
 /// Pre-resolved counters and histogram for one (listener, route) pair.
+/// The request metrics of one (listener, route). A status-class series is created on the first
+/// request of that class and then kept, so a table of thousands of routes does not expose (or
+/// hold in memory) five zero series per route, and requests never look labels up after the
+/// first.
 #[derive(Clone, Debug)]
 pub(crate) struct RequestHandles {
-    by_class: [Counter; 5],
+    requests: Family<RequestLabels, Counter>,
+    listener: Box<str>,
+    route: Box<str>,
+    by_class: [OnceLock<Counter>; 5],
     duration: Histogram,
 }
 
@@ -121,8 +126,17 @@ impl RequestHandles {
     pub(crate) fn record(&self, status: StatusCode, elapsed: Duration) {
         // StatusCode allows 100..=999; anything past 5xx counts as a server error.
         let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
-        if let Some(counter) = self.by_class.get(class) {
-            counter.inc();
+        if let (Some(slot), Some(code_class)) = (self.by_class.get(class), CODE_CLASSES.get(class)) {
+            slot.get_or_init(|| {
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        listener: self.listener.to_string(),
+                        route: self.route.to_string(),
+                        code_class,
+                    })
+                    .clone()
+            })
+            .inc();
         }
         self.duration.observe(elapsed.as_secs_f64());
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// A complete, versioned routing config.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Config {
     /// Monotonically increasing version, set by whoever publishes the config (translation
     /// leaves it at 0; the source stamps it).
@@ -32,7 +32,7 @@ pub enum ListenerProtocol {
 /// One logical listener. Several listeners may share a port; a request is matched only against
 /// the routes of the most specific listener whose hostname matches the request host
 /// (Gateway API listener isolation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Listener {
     /// Stable id, e.g. `gateway/default/web/http` or `ingress/http`.
     pub id: String,
@@ -57,7 +57,7 @@ pub enum RouteKind {
 }
 
 /// One routing rule: an HTTPRoute rule (as attached to one listener), or one Ingress path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Route {
     /// Stable id for logs and metrics, e.g. `httproute/default/app/rule/0` or
     /// `ingress/default/web/host/example.com/path/1`.
@@ -94,7 +94,7 @@ pub struct RouteOrder {
 }
 
 /// All conditions of one match must hold (AND).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RouteMatch {
     pub path: PathMatch,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -117,7 +117,7 @@ impl Default for RouteMatch {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value")]
 pub enum PathMatch {
     /// The whole path equals this value (case-sensitive).
@@ -129,7 +129,7 @@ pub enum PathMatch {
     RegularExpression(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value")]
 pub enum StringMatch {
     Exact(String),
@@ -137,14 +137,14 @@ pub enum StringMatch {
     RegularExpression(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HeaderMatch {
     /// Header name, compared case-insensitively (stored lowercase).
     pub name: String,
     pub value: StringMatch,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct QueryMatch {
     /// Query parameter name, compared exactly (case-sensitive, as Gateway API says).
     pub name: String,
@@ -152,7 +152,7 @@ pub struct QueryMatch {
 }
 
 /// Per-rule timeouts in milliseconds (Gateway API `rules[].timeouts`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Timeouts {
     /// Whole request, from the proxy receiving it to the response headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,7 +170,7 @@ impl Timeouts {
 
 /// Request and response filters. The proxy must fail closed (answer 500) on a variant it does
 /// not implement, never ignore it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Filter {
     RequestHeaderModifier(HeaderModifier),
@@ -184,7 +184,7 @@ pub enum Filter {
     },
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HeaderModifier {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<(String, String)>,
@@ -194,14 +194,14 @@ pub struct HeaderModifier {
     pub remove: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value")]
 pub enum PathModifier {
     ReplaceFullPath(String),
     ReplacePrefixMatch(String),
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Redirect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
@@ -215,7 +215,7 @@ pub struct Redirect {
     pub status_code: u16,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct UrlRewrite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
@@ -224,14 +224,14 @@ pub struct UrlRewrite {
 }
 
 /// One weighted backend of a rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Backend {
     /// Relative weight; 0 is never chosen.
     pub weight: u32,
     pub target: BackendTarget,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum BackendTarget {
     /// A resolved Service port.
@@ -251,7 +251,7 @@ pub enum UpstreamProtocol {
     H2c,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServiceBackend {
     /// `namespace/name:port`, for logs and metrics.
     pub name: String,

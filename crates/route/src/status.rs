@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Status of every object translation considered, sorted by (kind, namespace, name).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StatusReport {
     pub objects: Vec<ObjectStatus>,
 }
@@ -42,7 +42,7 @@ impl std::fmt::Display for ObjectRef {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ObjectStatus {
     pub object: ObjectRef,
     /// metadata.generation the conditions were computed from.
@@ -73,7 +73,7 @@ impl ObjectStatus {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ListenerStatus {
     pub name: String,
     pub attached_routes: u32,
@@ -82,14 +82,14 @@ pub struct ListenerStatus {
     pub conditions: Vec<Condition>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ParentStatus {
     /// The parentRef as written: `namespace/name` plus `sectionName` / `port` when given.
     pub parent: ParentRef,
     pub conditions: Vec<Condition>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ParentRef {
     pub namespace: String,
     pub name: String,
@@ -100,7 +100,7 @@ pub struct ParentRef {
 }
 
 /// A Kubernetes-style condition.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Condition {
     /// e.g. `Accepted`, `Programmed`, `ResolvedRefs`, `Conflicted`.
     #[serde(rename = "type")]
