@@ -81,8 +81,10 @@ if [ -z "${FAIRLEAD_BIN:-}" ] || [ -z "${BENCH_BACKEND_BIN:-}" ]; then
   log "building: ${build[*]}"
   timeout 3600 "${build[@]}" >&2
 fi
-fairlead_bin=$(realpath "${FAIRLEAD_BIN:-$root/target/$profile_dir/fairlead}")
-backend_bin=$(realpath "${BENCH_BACKEND_BIN:-$root/target/$profile_dir/fairlead-bench-backend}")
+# Cargo honours CARGO_TARGET_DIR; so must we when finding what it built.
+cargo_target=${CARGO_TARGET_DIR:-$root/target}
+fairlead_bin=$(realpath "${FAIRLEAD_BIN:-$cargo_target/$profile_dir/fairlead}")
+backend_bin=$(realpath "${BENCH_BACKEND_BIN:-$cargo_target/$profile_dir/fairlead-bench-backend}")
 for bin in "$fairlead_bin" "$backend_bin"; do
   [ -x "$bin" ] || { log "missing binary $bin"; exit 1; }
 done
