@@ -14,6 +14,27 @@ use gateway_api::httproutes::{
     HttpRouteRulesFiltersUrlRewrite, HttpRouteRulesFiltersUrlRewritePathType as RewritePath,
 };
 
+/// The request and response header modifiers are distinct generated types with the same fields.
+macro_rules! header_modifier {
+    ($m:expr) => {
+        HeaderModifier {
+            set: $m
+                .set
+                .iter()
+                .flatten()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+            add: $m
+                .add
+                .iter()
+                .flatten()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+            remove: $m.remove.clone().unwrap_or_default(),
+        }
+    };
+}
+
 /// A rule's filters, and the names of those the proxy will answer 500 for.
 pub(crate) struct Filters {
     pub filters: Vec<Filter>,
@@ -50,42 +71,14 @@ pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<F
                     .request_header_modifier
                     .as_ref()
                     .ok_or_else(|| missing("requestHeaderModifier"))?;
-                Filter::RequestHeaderModifier(HeaderModifier {
-                    set: m
-                        .set
-                        .iter()
-                        .flatten()
-                        .map(|h| (h.name.clone(), h.value.clone()))
-                        .collect(),
-                    add: m
-                        .add
-                        .iter()
-                        .flatten()
-                        .map(|h| (h.name.clone(), h.value.clone()))
-                        .collect(),
-                    remove: m.remove.clone().unwrap_or_default(),
-                })
+                Filter::RequestHeaderModifier(header_modifier!(m))
             }
             Type::ResponseHeaderModifier => {
                 let m = spec
                     .response_header_modifier
                     .as_ref()
                     .ok_or_else(|| missing("responseHeaderModifier"))?;
-                Filter::ResponseHeaderModifier(HeaderModifier {
-                    set: m
-                        .set
-                        .iter()
-                        .flatten()
-                        .map(|h| (h.name.clone(), h.value.clone()))
-                        .collect(),
-                    add: m
-                        .add
-                        .iter()
-                        .flatten()
-                        .map(|h| (h.name.clone(), h.value.clone()))
-                        .collect(),
-                    remove: m.remove.clone().unwrap_or_default(),
-                })
+                Filter::ResponseHeaderModifier(header_modifier!(m))
             }
             Type::RequestRedirect => {
                 let r = spec
