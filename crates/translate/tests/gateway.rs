@@ -14,25 +14,6 @@ spec:
   rules: [{backendRefs: [{name: app, port: 80}]}]
 "#;
 
-fn gateway(listeners: &str) -> String {
-    format!(
-        r#"
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: fairlead}}
-spec: {{controllerName: fairlead.dev/gateway-controller}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: web, namespace: default}}
-spec:
-  gatewayClassName: fairlead
-  listeners:
-{listeners}
-"#
-    )
-}
-
 #[test]
 fn our_class_is_accepted_and_others_are_left_alone() {
     let other = r#"

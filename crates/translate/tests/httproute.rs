@@ -9,26 +9,6 @@ use fairlead_route::{
     RouteKind, RouteMatch, RouteOrder, StringMatch, Timeouts, UrlRewrite,
 };
 
-/// A Gateway `default/web` with listeners given as YAML list items.
-fn gateway(listeners: &str) -> String {
-    format!(
-        r#"
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: fairlead}}
-spec: {{controllerName: fairlead.dev/gateway-controller}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: web, namespace: default}}
-spec:
-  gatewayClassName: fairlead
-  listeners:
-{listeners}
-"#
-    )
-}
-
 /// An HTTPRoute `<ns>/<name>` with the given spec body (indented two spaces).
 fn route(ns: &str, name: &str, spec: &str) -> String {
     format!(

@@ -104,3 +104,23 @@ pub fn parent<'a>(t: &'a Translation, name: &str) -> &'a ParentStatus {
 pub fn sr(c: &Condition) -> (bool, &str) {
     (c.status, c.reason.as_str())
 }
+
+/// A Gateway `default/web` of our class, with listeners given as YAML list items.
+pub fn gateway(listeners: &str) -> String {
+    format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: fairlead}}
+spec: {{controllerName: fairlead.dev/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: web, namespace: default}}
+spec:
+  gatewayClassName: fairlead
+  listeners:
+{listeners}
+"#
+    )
+}
