@@ -230,6 +230,8 @@ impl CompiledFilters {
                     }
                     self.rewrite = Some(CompiledRewrite::compile(r)?);
                 }
+                Filter::RequestMirror(_) => return Err("RequestMirror is not implemented".into()),
+                Filter::Cors(_) => return Err("CORS is not implemented".into()),
                 Filter::Unsupported { name } => return Err(format!("unsupported filter {name}")),
             }
         }

@@ -1,7 +1,7 @@
 //! The compiled backends of a route: weighted choice between backends and round-robin over a
 //! Service's endpoints.
 
-use crate::config::{Backend, BackendTarget, UpstreamProtocol};
+use crate::config::{Backend, BackendTarget, Filter, UpstreamProtocol};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,6 +18,8 @@ pub struct Backends {
 pub struct CompiledBackend {
     pub weight: u32,
     pub target: CompiledTarget,
+    /// backendRef-level filters, applied when this backend is picked.
+    pub filters: Vec<Filter>,
 }
 
 #[derive(Debug)]
@@ -49,6 +51,7 @@ impl Backends {
             compiled.push(CompiledBackend {
                 weight: backend.weight,
                 target: CompiledTarget::compile(&backend.target),
+                filters: backend.filters.clone(),
             });
         }
         Backends {

@@ -12,6 +12,7 @@ fn service(name: &str, weight: u32, endpoints: &[&str]) -> Backend {
             protocol: UpstreamProtocol::Http1,
             endpoints: endpoints.iter().map(|e| e.parse().unwrap()).collect(),
         }),
+        filters: Vec::new(),
     }
 }
 
@@ -21,6 +22,7 @@ fn invalid(weight: u32) -> Backend {
         target: BackendTarget::Invalid {
             reason: "no such service".into(),
         },
+        filters: Vec::new(),
     }
 }
 

@@ -128,8 +128,10 @@ impl<'c> Builder<'c> {
         routes.push(Arc::new(CompiledRoute {
             index: route_index,
             id: route.id.clone(),
+            kind: route.kind,
             filters: route.filters.clone(),
             timeouts: route.timeouts.clone(),
+            retry: route.retry.clone(),
             backends: Backends::compile(&route.backends),
         }));
 

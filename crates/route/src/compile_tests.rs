@@ -190,6 +190,7 @@ fn compiled_route_carries_filters_timeouts_and_backends() {
         target: BackendTarget::Invalid {
             reason: "gone".into(),
         },
+        filters: Vec::new(),
     }];
     let table = single_listener(vec![route]);
     let compiled = &table.routes()[0];

@@ -53,6 +53,9 @@ pub struct Listener {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RouteKind {
     HttpRoute,
+    /// A GRPCRoute rule: matched like an HTTPRoute (service and method become the path), but
+    /// errors the proxy answers itself are gRPC statuses (`UNAVAILABLE` for an invalid backend).
+    GrpcRoute,
     Ingress,
 }
 
@@ -78,6 +81,10 @@ pub struct Route {
     pub backends: Vec<Backend>,
     #[serde(default, skip_serializing_if = "Timeouts::is_empty")]
     pub timeouts: Timeouts,
+    /// Gateway API `rules[].retry`; `None` means no retry on response codes (connect failures
+    /// still fail over to the next endpoint, since nothing was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
     /// Tie-breakers from the Gateway API precedence rules, after every match criterion.
     pub order: RouteOrder,
 }
@@ -168,6 +175,20 @@ impl Timeouts {
     }
 }
 
+/// Gateway API `rules[].retry`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Retry {
+    /// Response status codes (500-599) that make the proxy retry. Empty means none: only
+    /// backend request timeouts are retried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<u16>,
+    /// Most retries after the first attempt.
+    pub attempts: u32,
+    /// Minimum wait before a retry; jitter and exponential growth only ever lengthen it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<u64>,
+}
+
 /// Request and response filters. The proxy must fail closed (answer 500) on a variant it does
 /// not implement, never ignore it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -177,6 +198,8 @@ pub enum Filter {
     ResponseHeaderModifier(HeaderModifier),
     RequestRedirect(Redirect),
     UrlRewrite(UrlRewrite),
+    RequestMirror(Mirror),
+    Cors(Cors),
     /// A filter translation could not express (e.g. an unknown ExtensionRef): the rule answers
     /// 500 and the route's status says why.
     Unsupported {
@@ -223,12 +246,49 @@ pub struct UrlRewrite {
     pub path: Option<PathModifier>,
 }
 
+/// Gateway API `RequestMirror`: a copy of each selected request goes to one endpoint of
+/// `backend`, fire-and-forget. A mirror whose backendRef cannot be resolved is left out by
+/// translation (and reported in ResolvedRefs), never turned into this filter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mirror {
+    pub backend: ServiceBackend,
+    /// Share of requests mirrored, `numerator / denominator` (100/100 mirrors every request;
+    /// `percent: P` is P/100). `denominator` is never 0.
+    pub numerator: u32,
+    pub denominator: u32,
+}
+
+/// Gateway API `CORS` filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Cors {
+    /// Origins as written: `*`, `scheme://host[:port]`, or with a `*.` wildcard host label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_origins: Vec<String>,
+    /// Methods, or `*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_methods: Vec<String>,
+    /// Header names, or `*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    /// `Access-Control-Max-Age` in seconds for preflight answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u32>,
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
 /// One weighted backend of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Backend {
     /// Relative weight; 0 is never chosen.
     pub weight: u32,
     pub target: BackendTarget,
+    /// backendRef-level filters, applied after the rule's filters when this backend is picked
+    /// (Gateway API allows header modifiers, mirrors, ... here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<Filter>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

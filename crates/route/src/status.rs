@@ -57,6 +57,9 @@ pub struct ObjectStatus {
     /// Route status per parentRef this controller owns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parents: Vec<ParentStatus>,
+    /// GatewayClass `status.supportedFeatures`: conformance feature names, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supported_features: Vec<String>,
 }
 
 impl ObjectStatus {

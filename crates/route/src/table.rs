@@ -5,7 +5,7 @@
 //! the listener (Gateway API listener isolation) and then the route by Gateway API precedence.
 
 use crate::backends::Backends;
-use crate::config::{Config, Filter, ListenerProtocol, Timeouts};
+use crate::config::{Config, Filter, ListenerProtocol, Retry, RouteKind, Timeouts};
 use crate::host::{normalize_host, FastMap, HostMap};
 use crate::matcher::{CompiledMatch, CompiledPath};
 use crate::path::PathTier;
@@ -92,8 +92,10 @@ pub struct CompiledRoute {
     /// Dense index in `0..table.route_count()`, for per-route state such as metric handles.
     pub index: usize,
     pub id: String,
+    pub kind: RouteKind,
     pub filters: Vec<Filter>,
     pub timeouts: Timeouts,
+    pub retry: Option<Retry>,
     pub backends: Backends,
 }
 

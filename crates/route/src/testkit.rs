@@ -30,6 +30,7 @@ pub(crate) fn http_route(id: &str, hostnames: &[&str], matches: Vec<RouteMatch>)
             name: id.into(),
             rule: 0,
         },
+        retry: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn route(id: &str, hostnames: &[&str], matches: Vec<RouteMatch>) -> Route {
         backends: vec![],
         timeouts: Timeouts::default(),
         order: RouteOrder::default(),
+        retry: None,
     }
 }
 

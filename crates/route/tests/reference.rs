@@ -114,6 +114,7 @@ fn route(path: fn() -> BoxedStrategy<PathMatch>) -> impl Strategy<Value = Route>
         backends: vec![],
         timeouts: Timeouts::default(),
         order,
+        retry: None,
     })
 }
 

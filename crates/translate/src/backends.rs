@@ -57,18 +57,20 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Resolves one HTTPRoute backendRef. A reference to another namespace needs a
-    /// ReferenceGrant there that lets HTTPRoutes of `route_namespace` reach the Service.
-    pub(crate) fn http_route_backend(
+    /// Resolves one backendRef of a route of kind `from_kind` (`HTTPRoute`, `GRPCRoute`). A
+    /// reference to another namespace needs a ReferenceGrant there that lets routes of that kind
+    /// in `route_namespace` reach the Service.
+    pub(crate) fn route_backend(
         &mut self,
+        from_kind: &str,
         route_namespace: &str,
         backend: &BackendRef<'_>,
     ) -> (Backend, Option<RefProblem>) {
         let result = self.check_kind(backend).and_then(|()| {
-            if backend.namespace != route_namespace && !self.granted(route_namespace, backend) {
+            if backend.namespace != route_namespace && !self.granted(from_kind, route_namespace, backend) {
                 let message = format!(
                     "backendRef to Service {}/{} is not permitted: no ReferenceGrant in namespace {} allows \
-                     HTTPRoutes from namespace {}",
+                     {from_kind}s from namespace {}",
                     backend.namespace, backend.name, backend.namespace, route_namespace
                 );
                 return Err(RefProblem::new(reason::REF_NOT_PERMITTED, message));
@@ -103,14 +105,14 @@ impl<'a> Resolver<'a> {
     }
 
     /// True when a ReferenceGrant (v1 or v1beta1, both stored alike) in the target namespace
-    /// allows HTTPRoutes from `from_namespace` to reach this Service.
-    fn granted(&self, from_namespace: &str, backend: &BackendRef<'_>) -> bool {
+    /// allows routes of `from_kind` in `from_namespace` to reach this Service.
+    fn granted(&self, from_kind: &str, from_namespace: &str, backend: &BackendRef<'_>) -> bool {
         self.resources
             .reference_grants()
             .filter(|g| meta::namespace(&g.metadata) == backend.namespace)
             .any(|grant| {
                 let from_ok = grant.spec.from.iter().any(|f| {
-                    f.group == GATEWAY_GROUP && f.kind == "HTTPRoute" && f.namespace == from_namespace
+                    f.group == GATEWAY_GROUP && f.kind == from_kind && f.namespace == from_namespace
                 });
                 let to_ok = grant.spec.to.iter().any(|t| {
                     t.group.is_empty()
@@ -182,6 +184,7 @@ fn finish(weight: u32, result: Result<ServiceBackend, RefProblem>) -> (Backend, 
             Backend {
                 weight,
                 target: BackendTarget::Service(service),
+                filters: Vec::new(),
             },
             None,
         ),
@@ -189,7 +192,14 @@ fn finish(weight: u32, result: Result<ServiceBackend, RefProblem>) -> (Backend, 
             let target = BackendTarget::Invalid {
                 reason: problem.message.clone(),
             };
-            (Backend { weight, target }, Some(problem))
+            (
+                Backend {
+                    weight,
+                    target,
+                    filters: Vec::new(),
+                },
+                Some(problem),
+            )
         }
     }
 }

@@ -193,7 +193,7 @@ impl<'a> GatewayModel<'a> {
             generation: self.gateway.metadata.generation,
             conditions: vec![accepted, programmed],
             listeners: statuses,
-            parents: Vec::new(),
+            ..ObjectStatus::default()
         };
         (listeners, status)
     }

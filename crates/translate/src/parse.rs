@@ -205,6 +205,7 @@ impl Parser<'_> {
             (GATEWAY_V1, "GatewayClass") => typed(value).map(Object::GatewayClass),
             (GATEWAY_V1, "Gateway") => typed(value).map(Object::Gateway),
             (GATEWAY_V1, "HTTPRoute") => typed(value).map(Object::HttpRoute),
+            (GATEWAY_V1, "GRPCRoute") => typed(value).map(Object::GrpcRoute),
             (GATEWAY_V1 | GATEWAY_V1BETA1, "ReferenceGrant") => typed(value).map(Object::ReferenceGrant),
             ("networking.k8s.io/v1", "Ingress") => typed(value).map(Object::Ingress),
             ("networking.k8s.io/v1", "IngressClass") => typed(value).map(Object::IngressClass),

@@ -1,9 +1,10 @@
 //! [`ResourceSet`]: the typed objects translation reads, keyed by (kind, namespace, name).
 
 use crate::objects::{Kind, Object, ObjectKey, DEFAULT_NAMESPACE};
+use gateway_api::experimental::httproutes::HttpRoute;
 use gateway_api::gatewayclasses::GatewayClass;
 use gateway_api::gateways::Gateway;
-use gateway_api::httproutes::HttpRoute;
+use gateway_api::grpcroutes::GrpcRoute;
 use gateway_api::referencegrants::ReferenceGrant;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -21,6 +22,7 @@ pub struct ResourceSet {
     gateway_classes: BTreeMap<String, GatewayClass>,
     gateways: BTreeMap<NsName, Gateway>,
     http_routes: BTreeMap<NsName, HttpRoute>,
+    grpc_routes: BTreeMap<NsName, GrpcRoute>,
     reference_grants: BTreeMap<NsName, ReferenceGrant>,
     ingresses: BTreeMap<NsName, Ingress>,
     ingress_classes: BTreeMap<String, IngressClass>,
@@ -93,6 +95,10 @@ impl ResourceSet {
                 set_ns(&mut o.metadata);
                 self.http_routes.insert(key, *o);
             }
+            Object::GrpcRoute(mut o) => {
+                set_ns(&mut o.metadata);
+                self.grpc_routes.insert(key, *o);
+            }
             Object::ReferenceGrant(mut o) => {
                 set_ns(&mut o.metadata);
                 self.reference_grants.insert(key, *o);
@@ -136,6 +142,7 @@ impl ResourceSet {
             Kind::GatewayClass => self.gateway_classes.remove(&key.name).is_some(),
             Kind::Gateway => self.gateways.remove(&nk).is_some(),
             Kind::HttpRoute => self.http_routes.remove(&nk).is_some(),
+            Kind::GrpcRoute => self.grpc_routes.remove(&nk).is_some(),
             Kind::ReferenceGrant => self.reference_grants.remove(&nk).is_some(),
             Kind::Ingress => self.ingresses.remove(&nk).is_some(),
             Kind::IngressClass => self.ingress_classes.remove(&key.name).is_some(),
@@ -151,6 +158,7 @@ impl ResourceSet {
         self.gateway_classes.len()
             + self.gateways.len()
             + self.http_routes.len()
+            + self.grpc_routes.len()
             + self.reference_grants.len()
             + self.ingresses.len()
             + self.ingress_classes.len()
@@ -167,6 +175,7 @@ impl ResourceSet {
     cluster_scoped!(gateway_classes, gateway_class, GatewayClass);
     namespaced!(gateways, gateway, Gateway);
     namespaced!(http_routes, http_route, HttpRoute);
+    namespaced!(grpc_routes, grpc_route, GrpcRoute);
     namespaced!(reference_grants, reference_grant, ReferenceGrant);
     namespaced!(ingresses, ingress, Ingress);
     cluster_scoped!(ingress_classes, ingress_class, IngressClass);

@@ -118,6 +118,7 @@ fn service_with(name: &str, weight: u32, endpoints: &[SocketAddr], protocol: Ups
             protocol,
             endpoints: endpoints.to_vec(),
         }),
+        filters: Vec::new(),
     }
 }
 
@@ -127,6 +128,7 @@ pub fn invalid(reason: &str) -> Backend {
         target: BackendTarget::Invalid {
             reason: reason.to_owned(),
         },
+        filters: Vec::new(),
     }
 }
 
@@ -146,6 +148,7 @@ pub fn route(id: &str, backends: Vec<Backend>) -> Route {
             name: id.to_owned(),
             rule: 0,
         },
+        retry: None,
     }
 }
 

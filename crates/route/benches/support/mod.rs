@@ -97,6 +97,7 @@ fn backend(i: usize) -> Backend {
             protocol: UpstreamProtocol::Http1,
             endpoints: vec![SocketAddr::from(([127, 0, 0, 1], port))],
         }),
+        filters: Vec::new(),
     }
 }
 
@@ -165,6 +166,7 @@ pub fn route(i: usize) -> Route {
             name: format!("route{i}"),
             rule: 0,
         },
+        retry: None,
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::rules::{absolute, RuleError};
 use fairlead_route::{Filter, HeaderModifier, PathMatch, PathModifier, Redirect, RouteMatch, UrlRewrite};
-use gateway_api::httproutes::{
+use gateway_api::experimental::httproutes::{
     HttpRouteRules, HttpRouteRulesFiltersRequestRedirect,
     HttpRouteRulesFiltersRequestRedirectPathType as RedirectPath,
     HttpRouteRulesFiltersRequestRedirectScheme as Scheme, HttpRouteRulesFiltersType as Type,
@@ -91,7 +91,7 @@ pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<F
                 let r = spec.url_rewrite.as_ref().ok_or_else(|| missing("urlRewrite"))?;
                 Filter::UrlRewrite(rewrite(&field, r, all_prefix)?)
             }
-            Type::RequestMirror | Type::Cors => {
+            Type::RequestMirror | Type::Cors | Type::ExternalAuth => {
                 let name = type_name(&spec.r#type).to_string();
                 out.unsupported.push(format!("{field}: filter {name}"));
                 Filter::Unsupported { name }
@@ -226,5 +226,6 @@ fn type_name(t: &Type) -> &'static str {
         Type::UrlRewrite => "URLRewrite",
         Type::ExtensionRef => "ExtensionRef",
         Type::Cors => "CORS",
+        Type::ExternalAuth => "ExternalAuth",
     }
 }

@@ -9,7 +9,7 @@ use crate::gateway::{AllowedNamespaces, GatewayModel, ListenerModel};
 use crate::resources::ResourceSet;
 use crate::{hostnames, meta, selector};
 use fairlead_route::{Condition, ObjectStatus, ParentRef, ParentStatus};
-use gateway_api::httproutes::{HttpRoute, HttpRouteParentRefs};
+use gateway_api::experimental::httproutes::{HttpRoute, HttpRouteParentRefs};
 use rules::ConvertedRules;
 use std::collections::BTreeMap;
 

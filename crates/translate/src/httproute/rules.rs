@@ -8,7 +8,7 @@ use crate::meta;
 use fairlead_route::{
     HeaderMatch, PathMatch, QueryMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch, Timeouts,
 };
-use gateway_api::httproutes::{
+use gateway_api::experimental::httproutes::{
     HttpRoute, HttpRouteRules, HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType as HeaderType,
     HttpRouteRulesMatchesMethod as Method, HttpRouteRulesMatchesPathType as PathType,
     HttpRouteRulesMatchesQueryParamsType as QueryType, HttpRouteRulesTimeouts,
@@ -97,7 +97,7 @@ pub(crate) fn convert(route: &HttpRoute, resolver: &mut Resolver<'_>) -> Convert
                 // Negative weights are rejected by the API server; read them as "never".
                 weight: backend.weight.map_or(1, |w| u32::try_from(w).unwrap_or(0)),
             };
-            let (resolved, problem) = resolver.http_route_backend(ns, &reference);
+            let (resolved, problem) = resolver.route_backend("HTTPRoute", ns, &reference);
             backends.push(resolved);
             out.ref_problems.extend(problem);
         }
@@ -117,6 +117,7 @@ pub(crate) fn convert(route: &HttpRoute, resolver: &mut Resolver<'_>) -> Convert
             filters,
             backends,
             timeouts,
+            retry: None,
             order: RouteOrder {
                 created: meta::created(&route.metadata),
                 namespace: ns.to_string(),

@@ -197,6 +197,7 @@ fn collect(
                     filters: Vec::new(),
                     backends: vec![backend],
                     timeouts: Default::default(),
+                    retry: None,
                     order: order(rule_index),
                 },
             });
@@ -217,6 +218,7 @@ fn collect(
                 filters: Vec::new(),
                 backends: vec![backend],
                 timeouts: Default::default(),
+                retry: None,
                 // Loses every tie against a path rule.
                 order: order(u32::MAX),
             },
@@ -263,7 +265,11 @@ fn backend(
             reason: message.clone(),
         };
         (
-            Backend { weight: 1, target },
+            Backend {
+                weight: 1,
+                target,
+                filters: Vec::new(),
+            },
             Some(RefProblem {
                 reason: reason::BACKEND_NOT_FOUND,
                 message,
