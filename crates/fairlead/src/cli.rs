@@ -33,6 +33,43 @@ pub enum Command {
     Demo(DemoArgs),
     /// A JSON echo backend (for the quickstart and tests).
     Echo(EchoArgs),
+    /// Dry run: translate a manifests directory, print every object's status, and exit with 1
+    /// when any object is not accepted, has unresolved references, or fails to parse.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Directory of Kubernetes YAML/JSON manifests.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = CheckOutput::Text)]
+    pub output: CheckOutput,
+    /// GatewayClasses with this spec.controllerName are ours.
+    #[arg(long, default_value = "fairlead.dev/gateway-controller")]
+    pub controller_name: String,
+    /// Ingress class name served (with or without an IngressClass object).
+    #[arg(long, default_value = "fairlead")]
+    pub ingress_class: String,
+    /// IngressClasses with this spec.controller are ours.
+    #[arg(long, default_value = "fairlead.dev/ingress-controller")]
+    pub ingress_controller: String,
+    /// Port Ingress rules are served on.
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+    /// Port Ingress TLS is served on.
+    #[arg(long, default_value_t = 8443)]
+    pub https_port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckOutput {
+    /// A readable report per object.
+    Text,
+    /// One JSON document (`ok`, `objects`, `manifest_errors`, `compile_errors`, `problems`,
+    /// `status`).
+    Json,
 }
 
 #[derive(Debug, Args)]

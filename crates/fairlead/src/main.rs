@@ -2,6 +2,7 @@
 
 use clap::Parser;
 
+mod check;
 mod cli;
 mod demo;
 mod echo;
@@ -17,6 +18,23 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    // A dry run needs no runtime and writes its report, not logs, to stdout.
+    if let cli::Command::Check(args) = &cli.command {
+        return match check::run(args) {
+            Ok((report, ok)) => {
+                print!("{report}");
+                if ok {
+                    std::process::ExitCode::SUCCESS
+                } else {
+                    std::process::ExitCode::from(check::PROBLEMS_FOUND)
+                }
+            }
+            Err(err) => {
+                eprintln!("fairlead check: {err}");
+                std::process::ExitCode::from(check::CANNOT_RUN)
+            }
+        };
+    }
     logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -30,6 +48,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Serve(args) => serve::run(args.manifests, args.common).await,
             cli::Command::Demo(args) => demo::run(args).await,
             cli::Command::Echo(args) => echo::run(args).await,
+            cli::Command::Check(_) => Ok(()),
         }
     });
     match result {
