@@ -48,7 +48,13 @@ fn valid_manifests_pass_with_a_readable_report() {
     let dir = TempDir::new();
     std::fs::write(dir.path().join("all.yaml"), yaml(&good_manifests())).unwrap();
     let out = check(dir.path(), &[]);
-    assert_eq!(out.code, Some(0), "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
     assert!(out.stdout.contains("HTTPRoute default/app"), "{}", out.stdout);
     assert!(out.stdout.contains("ok Accepted=True Accepted"), "{}", out.stdout);
     assert!(!out.stdout.contains("!!"), "{}", out.stdout);
@@ -104,7 +110,11 @@ fn a_route_no_listener_accepts_fails_the_check() {
     let out = check(dir.path(), &["--output", "json"]);
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(report["problems"][0]["reason"], json!("NoMatchingParent"), "{report:#}");
+    assert_eq!(
+        report["problems"][0]["reason"],
+        json!("NoMatchingParent"),
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -122,7 +132,10 @@ fn a_document_that_does_not_parse_fails_the_check() {
     let errors = report["manifest_errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let error = errors[0].as_str().unwrap();
-    assert!(error.contains("bad.yaml") && error.contains("spec.ports"), "{error}");
+    assert!(
+        error.contains("bad.yaml") && error.contains("spec.ports"),
+        "{error}"
+    );
     // The good objects are still checked and reported.
     assert!(report["problems"].as_array().unwrap().is_empty(), "{report:#}");
 }

@@ -176,6 +176,14 @@ pub fn backend(echo: &Echo) -> Vec<Value> {
     ]
 }
 
+/// Service `name` and its EndpointSlice pointing at 127.0.0.1:`port` (any backend).
+pub fn backend_at(name: &str, port: u16) -> Vec<Value> {
+    vec![
+        service(name),
+        endpoint_slice(name, &format!("{name}-1"), port, &["127.0.0.1"]),
+    ]
+}
+
 /// HTTPRoute `name` attached to the Gateway [`GATEWAY`].
 pub fn http_route(name: &str, hostnames: &[&str], rules: Vec<Value>) -> Value {
     http_route_in(NS, name, hostnames, rules)

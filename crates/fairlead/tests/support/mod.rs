@@ -12,6 +12,7 @@ pub mod client;
 pub mod echo;
 pub mod manifests;
 pub mod process;
+pub mod recorder;
 pub mod scenario;
 pub mod status;
 
