@@ -1,5 +1,19 @@
-//! Backend resolution: a backendRef (HTTPRoute) or Ingress backend to a weighted [`Backend`],
-//! with the reason it could not be resolved for the route's `ResolvedRefs` condition.
+//! Backend resolution: a backendRef (HTTPRoute, GRPCRoute), a RequestMirror target or an Ingress
+//! backend to a resolved Service port, with the reason it could not be resolved for the route's
+//! `ResolvedRefs` condition.
+//!
+//! Choices where the spec leaves room:
+//! - ExternalName Services are `BackendNotFound`: the spec says implementations SHOULD NOT
+//!   support them (CVE-2021-25740), and there is no in-cluster endpoint to resolve.
+//! - A missing `port` is `BackendNotFound`: the spec requires a port for a Service, and the API
+//!   server rejects such a ref, so only an unvalidated manifest gets here.
+//! - `appProtocol` (KEP-3726): `kubernetes.io/h2c` is HTTP/2 with prior knowledge,
+//!   `kubernetes.io/ws` and unset are HTTP/1.1 (WebSocket upgrades work over it). Values that
+//!   need TLS to the backend (`kubernetes.io/wss`, `https`, `tls`) are `UnsupportedProtocol`, as
+//!   the spec asks for a protocol we cannot speak. Any other value is read as HTTP/1.1, since
+//!   Services often carry informal names (`http`, `web`) that mean exactly that.
+//! - A GRPCRoute always speaks HTTP/2 cleartext to its backends (the spec lets the protocol be
+//!   inferred from the route kind), unless the port asks for TLS.
 
 use crate::conditions::reason;
 use crate::endpoints::Endpoints;
@@ -11,6 +25,10 @@ use k8s_openapi::api::core::v1::ServicePort;
 const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 /// `appProtocol` that asks for HTTP/2 cleartext with prior knowledge.
 const H2C_APP_PROTOCOL: &str = "kubernetes.io/h2c";
+/// `appProtocol` values that need TLS to the backend, which the proxy cannot originate.
+const TLS_APP_PROTOCOLS: [&str; 3] = ["kubernetes.io/wss", "https", "tls"];
+/// The route kind whose backends always speak HTTP/2.
+const GRPC_ROUTE: &str = "GRPCRoute";
 
 /// Why a reference could not be resolved: a `ResolvedRefs` reason and a message naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +38,7 @@ pub(crate) struct RefProblem {
 }
 
 impl RefProblem {
-    fn new(reason: &'static str, message: String) -> Self {
+    pub(crate) fn new(reason: &'static str, message: String) -> Self {
         RefProblem { reason, message }
     }
 }
@@ -66,42 +84,57 @@ impl<'a> Resolver<'a> {
         route_namespace: &str,
         backend: &BackendRef<'_>,
     ) -> (Backend, Option<RefProblem>) {
-        let result = self.check_kind(backend).and_then(|()| {
-            if backend.namespace != route_namespace && !self.granted(from_kind, route_namespace, backend) {
-                let message = format!(
-                    "backendRef to Service {}/{} is not permitted: no ReferenceGrant in namespace {} allows \
-                     {from_kind}s from namespace {}",
-                    backend.namespace, backend.name, backend.namespace, route_namespace
-                );
-                return Err(RefProblem::new(reason::REF_NOT_PERMITTED, message));
-            }
-            self.service(backend.namespace, backend.name, backend.port)
-        });
+        let result = self.route_service(from_kind, route_namespace, backend);
         finish(backend.weight, result)
+    }
+
+    /// Resolves the backendRef of a RequestMirror filter, under the same rules as a route
+    /// backend (kind, ReferenceGrant, port). The caller leaves the filter out on an error, as
+    /// the spec asks, and reports the problem in `ResolvedRefs`.
+    pub(crate) fn mirror(
+        &mut self,
+        from_kind: &str,
+        route_namespace: &str,
+        backend: &BackendRef<'_>,
+    ) -> Result<ServiceBackend, RefProblem> {
+        self.route_service(from_kind, route_namespace, backend)
+            .map_err(|problem| RefProblem::new(problem.reason, format!("RequestMirror: {}", problem.message)))
     }
 
     /// Resolves an Ingress backend (always in the Ingress's namespace).
     pub(crate) fn ingress_backend(&mut self, backend: &BackendRef<'_>) -> (Backend, Option<RefProblem>) {
-        let result = self
-            .check_kind(backend)
-            .and_then(|()| self.service(backend.namespace, backend.name, backend.port));
+        let result = check_kind(backend).and_then(|()| {
+            self.service(
+                backend.namespace,
+                backend.name,
+                backend.port,
+                UpstreamProtocol::Http1,
+            )
+        });
         finish(backend.weight, result)
     }
 
-    fn check_kind(&self, backend: &BackendRef<'_>) -> Result<(), RefProblem> {
-        if backend.group.is_empty() && backend.kind == "Service" {
-            return Ok(());
+    fn route_service(
+        &mut self,
+        from_kind: &str,
+        route_namespace: &str,
+        backend: &BackendRef<'_>,
+    ) -> Result<ServiceBackend, RefProblem> {
+        check_kind(backend)?;
+        if backend.namespace != route_namespace && !self.granted(from_kind, route_namespace, backend) {
+            let message = format!(
+                "backendRef to Service {}/{} is not permitted: no ReferenceGrant in namespace {} allows \
+                 {from_kind}s from namespace {}",
+                backend.namespace, backend.name, backend.namespace, route_namespace
+            );
+            return Err(RefProblem::new(reason::REF_NOT_PERMITTED, message));
         }
-        let group = if backend.group.is_empty() {
-            "core"
+        let default_protocol = if from_kind == GRPC_ROUTE {
+            UpstreamProtocol::H2c
         } else {
-            backend.group
+            UpstreamProtocol::Http1
         };
-        let message = format!(
-            "backend {}/{} has kind {} (group {}); only core Services are supported",
-            backend.namespace, backend.name, backend.kind, group
-        );
-        Err(RefProblem::new(reason::INVALID_KIND, message))
+        self.service(backend.namespace, backend.name, backend.port, default_protocol)
     }
 
     /// True when a ReferenceGrant (v1 or v1beta1, both stored alike) in the target namespace
@@ -125,11 +158,13 @@ impl<'a> Resolver<'a> {
             })
     }
 
+    /// `default_protocol` is what the port speaks when its `appProtocol` does not say more.
     fn service(
         &mut self,
         namespace: &str,
         name: &str,
         port: PortRef<'_>,
+        default_protocol: UpstreamProtocol,
     ) -> Result<ServiceBackend, RefProblem> {
         let not_found = |message: String| RefProblem::new(reason::BACKEND_NOT_FOUND, message);
         let Some(service) = self.resources.service(namespace, name) else {
@@ -138,7 +173,7 @@ impl<'a> Resolver<'a> {
         let spec = service.spec.as_ref();
         if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
             let message =
-                format!("Service {namespace}/{name} is of type ExternalName, which is not supported yet");
+                format!("Service {namespace}/{name} is of type ExternalName, which is not supported");
             return Err(not_found(message));
         }
         let ports = spec.and_then(|s| s.ports.as_deref()).unwrap_or_default();
@@ -165,10 +200,16 @@ impl<'a> Resolver<'a> {
                 "Service {namespace}/{name} has no TCP {wanted}"
             )));
         };
-        let protocol = match service_port.app_protocol.as_deref() {
-            Some(H2C_APP_PROTOCOL) => UpstreamProtocol::H2c,
-            _ => UpstreamProtocol::Http1,
-        };
+        let protocol = upstream_protocol(service_port.app_protocol.as_deref(), default_protocol).map_err(
+            |app_protocol| {
+                let message = format!(
+                    "Service {namespace}/{name} port {} has appProtocol {app_protocol:?}, which needs TLS to \
+                     the backend; that is not supported",
+                    service_port.port
+                );
+                RefProblem::new(reason::UNSUPPORTED_PROTOCOL, message)
+            },
+        )?;
         let endpoints = self.endpoints.resolve(namespace, name, service_port);
         Ok(ServiceBackend {
             name: format!("{namespace}/{name}:{}", service_port.port),
@@ -178,30 +219,51 @@ impl<'a> Resolver<'a> {
     }
 }
 
-fn finish(weight: u32, result: Result<ServiceBackend, RefProblem>) -> (Backend, Option<RefProblem>) {
-    match result {
-        Ok(service) => (
-            Backend {
-                weight,
-                target: BackendTarget::Service(service),
-                filters: Vec::new(),
-            },
-            None,
-        ),
-        Err(problem) => {
-            let target = BackendTarget::Invalid {
-                reason: problem.message.clone(),
-            };
-            (
-                Backend {
-                    weight,
-                    target,
-                    filters: Vec::new(),
-                },
-                Some(problem),
-            )
-        }
+fn check_kind(backend: &BackendRef<'_>) -> Result<(), RefProblem> {
+    if backend.group.is_empty() && backend.kind == "Service" {
+        return Ok(());
     }
+    let group = if backend.group.is_empty() {
+        "core"
+    } else {
+        backend.group
+    };
+    let message = format!(
+        "backend {}/{} has kind {} (group {}); only core Services are supported",
+        backend.namespace, backend.name, backend.kind, group
+    );
+    Err(RefProblem::new(reason::INVALID_KIND, message))
+}
+
+/// The protocol for a Service port's `appProtocol`, or the value back when it needs TLS.
+fn upstream_protocol(
+    app_protocol: Option<&str>,
+    default: UpstreamProtocol,
+) -> Result<UpstreamProtocol, &str> {
+    match app_protocol {
+        None => Ok(default),
+        Some(p) if TLS_APP_PROTOCOLS.iter().any(|t| p.eq_ignore_ascii_case(t)) => Err(p),
+        Some(p) if p.eq_ignore_ascii_case(H2C_APP_PROTOCOL) => Ok(UpstreamProtocol::H2c),
+        Some(_) => Ok(default),
+    }
+}
+
+fn finish(weight: u32, result: Result<ServiceBackend, RefProblem>) -> (Backend, Option<RefProblem>) {
+    let (target, problem) = match result {
+        Ok(service) => (BackendTarget::Service(service), None),
+        Err(problem) => (
+            BackendTarget::Invalid {
+                reason: problem.message.clone(),
+            },
+            Some(problem),
+        ),
+    };
+    let backend = Backend {
+        weight,
+        target,
+        filters: Vec::new(),
+    };
+    (backend, problem)
 }
 
 /// The `ResolvedRefs` condition for a set of problems: the first problem's reason, and every
@@ -224,6 +286,26 @@ pub(crate) fn resolved_refs(problems: &[RefProblem]) -> fairlead_route::Conditio
                 }
             }
             fairlead_route::Condition::new(RESOLVED_REFS, false, first.reason, messages.join("; "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_protocols_map_to_upstream_protocols() {
+        use UpstreamProtocol::{H2c, Http1};
+        assert_eq!(upstream_protocol(None, Http1), Ok(Http1));
+        assert_eq!(upstream_protocol(None, H2c), Ok(H2c));
+        assert_eq!(upstream_protocol(Some("kubernetes.io/h2c"), Http1), Ok(H2c));
+        assert_eq!(upstream_protocol(Some("kubernetes.io/ws"), Http1), Ok(Http1));
+        assert_eq!(upstream_protocol(Some("http"), Http1), Ok(Http1));
+        assert_eq!(upstream_protocol(Some("example.com/custom"), Http1), Ok(Http1));
+        for tls in ["kubernetes.io/wss", "https", "HTTPS", "tls"] {
+            assert_eq!(upstream_protocol(Some(tls), Http1), Err(tls), "{tls}");
+            assert_eq!(upstream_protocol(Some(tls), H2c), Err(tls), "{tls}");
         }
     }
 }

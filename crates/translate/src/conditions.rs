@@ -31,3 +31,14 @@ pub(crate) mod reason {
     pub(crate) const INVALID_ADDRESS: &str = "InvalidAddress";
     pub(crate) const UNSUPPORTED_ADDRESS_TYPE: &str = "UnsupportedAddressType";
 }
+
+/// Reasons added for listener conflicts, Gateway addresses and route kind conflicts.
+pub(crate) mod reason_ext {
+    /// Listeners on one port with different protocols (Gateway API `ListenerReasonProtocolConflict`).
+    pub(crate) const PROTOCOL_CONFLICT: &str = "ProtocolConflict";
+    /// `spec.addresses` set on a Gateway (Gateway API `GatewayReasonUnsupportedAddress`).
+    pub(crate) const UNSUPPORTED_ADDRESS: &str = "UnsupportedAddress";
+    /// An HTTPRoute and a GRPCRoute sharing a hostname on one listener: the spec names no reason
+    /// for the one it rejects, so this reuses the listener conflict's name.
+    pub(crate) const ROUTE_HOSTNAME_CONFLICT: &str = "HostnameConflict";
+}

@@ -49,9 +49,11 @@ impl<'a> Endpoints<'a> {
     /// The addresses serving `port` of Service `namespace/service`, sorted and deduplicated.
     ///
     /// The slice port whose name equals the Service port's name gives the target port (both
-    /// unnamed for a single-port Service). Ready endpoints are used; when none is ready, those
-    /// still serving (even terminating) are, as kube-proxy does, so that a rollout of every
-    /// pod at once drains instead of failing.
+    /// unnamed for a single-port Service, and the number even when the Service's `targetPort`
+    /// is a name). Every slice labelled for the Service counts, whoever made it: the
+    /// EndpointSlice controller (selector, headless or not) or a user (no selector). Ready
+    /// endpoints are used; when none is ready, those that are serving while terminating are,
+    /// as kube-proxy does, so that a rollout of every pod at once drains instead of failing.
     pub(crate) fn resolve(&mut self, namespace: &str, service: &str, port: &ServicePort) -> Vec<SocketAddr> {
         let port_name = port.name.as_deref().unwrap_or_default();
         let mut ready = BTreeSet::new();
@@ -77,12 +79,15 @@ impl<'a> Endpoints<'a> {
                 };
                 let addr = SocketAddr::new(ip, target);
                 let conditions = endpoint.conditions.as_ref();
-                // Unset `ready` means ready; unset `serving` means the same as `ready`.
+                // The API reads unset `ready` and `serving` as true, unset `terminating` as false.
                 let is_ready = conditions.and_then(|c| c.ready).unwrap_or(true);
-                let is_serving = conditions.and_then(|c| c.serving).unwrap_or(is_ready);
+                let is_serving = conditions.and_then(|c| c.serving).unwrap_or(true);
+                let is_terminating = conditions.and_then(|c| c.terminating).unwrap_or(false);
                 if is_ready {
                     ready.insert(addr);
-                } else if is_serving {
+                } else if is_serving && is_terminating {
+                    // Not ready and not terminating is a pod failing its readiness probe: it
+                    // must not get traffic even as a last resort.
                     serving.insert(addr);
                 }
             }

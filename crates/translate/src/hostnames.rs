@@ -28,6 +28,12 @@ pub(crate) fn intersect(listener: Option<&str>, route: &[String]) -> Option<Vec<
     Some(out)
 }
 
+/// True when two hostname lists (as [`intersect`] returns them) share at least one host. An
+/// empty list means every host, so it overlaps anything.
+pub(crate) fn overlap(a: &[String], b: &[String]) -> bool {
+    a.is_empty() || b.is_empty() || a.iter().any(|x| b.iter().any(|y| intersect_one(x, y).is_some()))
+}
+
 /// The narrower of two hostnames when one covers the other (both lowercase).
 fn intersect_one(listener: &str, route: &str) -> Option<String> {
     if listener == route || covers(listener, route) {
@@ -114,6 +120,22 @@ mod tests {
             intersect(None, &hosts(&["B.example.com", "a.example.com"])),
             Some(hosts(&["a.example.com", "b.example.com"]))
         );
+    }
+
+    #[test]
+    fn overlap_needs_a_shared_host() {
+        assert!(overlap(&[], &hosts(&["a.example.com"])));
+        assert!(overlap(&hosts(&["a.example.com"]), &[]));
+        assert!(overlap(
+            &hosts(&["a.example.com"]),
+            &hosts(&["b.example.com", "a.example.com"])
+        ));
+        assert!(overlap(&hosts(&["*.example.com"]), &hosts(&["a.example.com"])));
+        assert!(overlap(&hosts(&["a.b.example.com"]), &hosts(&["*.example.com"])));
+        assert!(overlap(&hosts(&["*.com"]), &hosts(&["*.example.com"])));
+        assert!(!overlap(&hosts(&["a.example.com"]), &hosts(&["b.example.com"])));
+        assert!(!overlap(&hosts(&["*.example.com"]), &hosts(&["*.example.org"])));
+        assert!(!overlap(&hosts(&["*.example.com"]), &hosts(&["example.com"])));
     }
 
     #[test]

@@ -15,10 +15,13 @@
 //! assert!(translation.config.listeners.is_empty());
 //! ```
 
+mod attach;
 mod backends;
 mod conditions;
 mod endpoints;
+mod features;
 mod gateway;
+mod grpcroute;
 mod hostnames;
 mod httproute;
 mod ingress;
@@ -81,7 +84,9 @@ pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
     let (classes, class_statuses) = gateway::our_classes(resources, options);
     statuses.extend(class_statuses);
     let mut gateways = gateway::our_gateways(resources, &classes);
-    statuses.extend(httproute::translate(resources, &mut resolver, &mut gateways));
+    let mut routes = httproute::inputs(resources, &mut resolver, &gateways);
+    routes.extend(grpcroute::inputs(resources, &mut resolver, &gateways));
+    statuses.extend(attach::attach_all(resources, &routes, &mut gateways));
     for model in gateways.into_values() {
         let (gateway_listeners, status) = model.finish();
         listeners.extend(gateway_listeners);

@@ -314,3 +314,132 @@ fn external_name_services_are_invalid_for_now() {
     let refs = condition(&parent(&t, "r").conditions, "ResolvedRefs");
     assert_eq!(sr(refs), (false, "BackendNotFound"));
 }
+
+/// A ReferenceGrant in `other` with the given `from` and `to` entries (YAML flow mappings).
+fn grant_with(from: &str, to: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: g, namespace: other}}\n\
+         spec:\n  from: [{from}]\n  to: [{to}]\n"
+    )
+}
+
+const FROM_DEFAULT_ROUTES: &str = "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}";
+const TO_SERVICES: &str = "{group: \"\", kind: Service}";
+
+#[test]
+fn grants_for_another_kind_or_group_do_not_permit() {
+    let cases = [
+        (
+            "{group: gateway.networking.k8s.io, kind: GRPCRoute, namespace: default}",
+            TO_SERVICES,
+            "a grant for GRPCRoutes does nothing for an HTTPRoute",
+        ),
+        (
+            "{group: example.com, kind: HTTPRoute, namespace: default}",
+            TO_SERVICES,
+            "from must be the Gateway API group",
+        ),
+        (
+            FROM_DEFAULT_ROUTES,
+            "{group: \"\", kind: Secret}",
+            "to must be Services",
+        ),
+        (
+            FROM_DEFAULT_ROUTES,
+            "{group: example.com, kind: Service}",
+            "to must be the core group",
+        ),
+    ];
+    for (from, to, why) in cases {
+        let t = run(&[
+            GATEWAY,
+            OTHER_SERVICE,
+            &grant_with(from, to),
+            &route_to("{name: db, namespace: other, port: 5432}"),
+        ]);
+        assert_eq!(
+            sr(condition(&parent(&t, "r").conditions, "ResolvedRefs")),
+            (false, "RefNotPermitted"),
+            "{why}"
+        );
+        assert!(
+            matches!(backend(&t).target, BackendTarget::Invalid { .. }),
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn any_matching_entry_of_a_grant_permits() {
+    let from = format!(
+        "{{group: gateway.networking.k8s.io, kind: GRPCRoute, namespace: default}}, {FROM_DEFAULT_ROUTES}"
+    );
+    let to = format!("{{group: \"\", kind: Service, name: cache}}, {TO_SERVICES}");
+    let t = run(&[
+        GATEWAY,
+        OTHER_SERVICE,
+        &grant_with(&from, &to),
+        &route_to("{name: db, namespace: other, port: 5432}"),
+    ]);
+    assert_eq!(service(&t).name, "other/db:5432");
+}
+
+#[test]
+fn a_grant_does_not_make_a_missing_service_exist() {
+    let t = run(&[
+        GATEWAY,
+        &grant_with(FROM_DEFAULT_ROUTES, TO_SERVICES),
+        &route_to("{name: db, namespace: other, port: 5432}"),
+    ]);
+    assert_eq!(
+        sr(condition(&parent(&t, "r").conditions, "ResolvedRefs")),
+        (false, "BackendNotFound")
+    );
+}
+
+#[test]
+fn same_namespace_refs_need_no_grant_even_when_spelled_out() {
+    let t = run(&[
+        GATEWAY,
+        APP_SERVICE,
+        &route_to("{name: app, namespace: default, port: 80}"),
+    ]);
+    assert_eq!(service(&t).name, "default/app:80");
+}
+
+#[test]
+fn mirrors_follow_the_same_reference_grant_rules() {
+    let mirror_route = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: default}\n\
+                 spec:\n  parentRefs: [{name: web}]\n  rules: [{filters: [{type: RequestMirror, requestMirror: \
+                 {backendRef: {name: db, namespace: other, port: 5432}}}]}]\n";
+    let mirrors = |t: &fairlead_translate::Translation| {
+        route(
+            listener(t, "gateway/default/web/http"),
+            "httproute/default/r/rule/0",
+        )
+        .filters
+        .iter()
+        .filter_map(|f| match f {
+            fairlead_route::Filter::RequestMirror(m) => Some(m.backend.name.clone()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+    };
+    let t = run(&[GATEWAY, OTHER_SERVICE, mirror_route]);
+    assert!(mirrors(&t).is_empty());
+    assert_eq!(
+        sr(condition(&parent(&t, "r").conditions, "ResolvedRefs")),
+        (false, "RefNotPermitted")
+    );
+    let t = run(&[
+        GATEWAY,
+        OTHER_SERVICE,
+        &grant("v1", "default", Some("db")),
+        mirror_route,
+    ]);
+    assert_eq!(mirrors(&t), ["other/db:5432"]);
+    assert_eq!(
+        sr(condition(&parent(&t, "r").conditions, "ResolvedRefs")),
+        (true, "ResolvedRefs")
+    );
+}

@@ -71,7 +71,7 @@ fn http_listener_becomes_a_config_listener_with_full_status() {
     assert_eq!(sr(condition(&gw.conditions, "Programmed")), (true, "Programmed"));
     let ls = &gw.listeners[0];
     assert_eq!((ls.name.as_str(), ls.attached_routes), ("http", 1));
-    assert_eq!(ls.supported_kinds, ["HTTPRoute"]);
+    assert_eq!(ls.supported_kinds, ["HTTPRoute", "GRPCRoute"]);
     assert_eq!(sr(condition(&ls.conditions, "Accepted")), (true, "Accepted"));
     assert_eq!(sr(condition(&ls.conditions, "Programmed")), (true, "Programmed"));
     assert_eq!(
@@ -168,8 +168,12 @@ fn same_port_and_hostname_conflict_and_neither_is_programmed() {
             sr(condition(&l.conditions, "Conflicted")),
             (true, "HostnameConflict")
         );
+        assert_eq!(sr(condition(&l.conditions, "Accepted")), (false, "Invalid"));
         assert_eq!(sr(condition(&l.conditions, "Programmed")), (false, "Invalid"));
     }
+    let accepted = condition(&gw.conditions, "Accepted");
+    assert_eq!(sr(accepted), (true, "ListenersNotValid"));
+    assert!(accepted.message.contains("share port 80"), "{}", accepted.message);
     let c = gw.listeners.iter().find(|l| l.name == "c").unwrap();
     assert_eq!(sr(condition(&c.conditions, "Conflicted")), (false, "NoConflicts"));
 }
@@ -195,9 +199,64 @@ fn unsupported_route_kinds_are_reported_on_the_listener() {
     assert_eq!(http.supported_kinds, ["HTTPRoute"]);
     assert_eq!(http.attached_routes, 1, "HTTPRoute is still admitted");
     let grpc = gw.listeners.iter().find(|l| l.name == "grpc").unwrap();
-    assert!(grpc.supported_kinds.is_empty());
-    assert_eq!(grpc.attached_routes, 0);
-    assert_eq!(sr(condition(&grpc.conditions, "Programmed")), (false, "Invalid"));
+    assert_eq!(grpc.supported_kinds, ["GRPCRoute"]);
+    assert_eq!(grpc.attached_routes, 0, "the HTTPRoute is refused there");
+    assert_eq!(
+        sr(condition(&grpc.conditions, "Programmed")),
+        (true, "Programmed")
+    );
+}
+
+#[test]
+fn listener_with_only_unsupported_kinds_supports_nothing_and_is_not_programmed() {
+    let listeners = r#"    - name: tcp-only
+      protocol: HTTP
+      port: 80
+      allowedRoutes:
+        kinds: [{kind: TCPRoute}, {group: example.com, kind: HTTPRoute}]"#;
+    let t = run(&[&gateway(listeners), APP_SERVICE, ROUTE]);
+    let l = listener_status(&t, "default", "web", "tcp-only");
+    assert!(l.supported_kinds.is_empty());
+    let refs = condition(&l.conditions, "ResolvedRefs");
+    assert_eq!(sr(refs), (false, "InvalidRouteKinds"));
+    assert!(refs.message.contains("example.com/HTTPRoute"), "{}", refs.message);
+    assert_eq!(sr(condition(&l.conditions, "Programmed")), (false, "Invalid"));
+    assert_eq!(
+        accepted_of(&t, "HTTPRoute", "app"),
+        (false, "NotAllowedByListeners")
+    );
+    assert!(t.config.listeners.is_empty());
+}
+
+#[test]
+fn gateway_class_lists_supported_features_sorted_and_unique() {
+    let t = run(&[GATEWAY]);
+    let class = status(&t, "GatewayClass", None, "fairlead");
+    let features = &class.supported_features;
+    assert!(features.windows(2).all(|w| w[0] < w[1]), "{features:?}");
+    for name in [
+        "Gateway",
+        "GatewayHTTPListenerIsolation",
+        "GatewayPort8080",
+        "GRPCRoute",
+        "HTTPRoute",
+        "ReferenceGrant",
+    ] {
+        assert!(
+            features.iter().any(|f| f == name),
+            "{name} missing from {features:?}"
+        );
+    }
+    // Names the conformance suite does not define, or that fairlead does not implement.
+    for name in ["TLSRoute", "GatewayStaticAddresses", "HTTPRouteRetries", "Mesh"] {
+        assert!(!features.iter().any(|f| f == name), "{name} must not be claimed");
+    }
+    assert!(
+        status(&t, "Gateway", Some("default"), "web")
+            .supported_features
+            .is_empty(),
+        "only the GatewayClass carries supportedFeatures"
+    );
 }
 
 #[test]

@@ -458,39 +458,37 @@ fn unsupported_filters_make_the_rule_answer_500_and_are_reported() {
     let spec = r#"  parentRefs: [{name: web}]
   rules:
     - filters:
-        - {type: RequestMirror, requestMirror: {backendRef: {name: app, port: 80}}}
-      backendRefs: [{name: app, port: 80}]
-    - filters:
         - {type: ExtensionRef, extensionRef: {group: example.com, kind: Auth, name: sso}}
-    - backendRefs: [{name: app, port: 80, filters: [{type: RequestHeaderModifier, requestHeaderModifier: {remove: [a]}}]}]
+    - backendRefs: [{name: app, port: 80, filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Rate, name: slow}}]}]
     - backendRefs: [{name: app, port: 80}]"#;
     let t = run(&[GATEWAY, APP_SERVICE, &route("default", "r", spec)]);
     let l = listener(&t, "gateway/default/web/http");
     assert_eq!(
         route_of(l, "httproute/default/r/rule/0").filters,
         [Filter::Unsupported {
-            name: "RequestMirror".into()
+            name: "ExtensionRef".into()
         }]
     );
+    let r1 = route_of(l, "httproute/default/r/rule/1");
+    assert!(r1.filters.is_empty());
     assert_eq!(
-        route_of(l, "httproute/default/r/rule/1").filters,
+        r1.backends[0].filters,
         [Filter::Unsupported {
             name: "ExtensionRef".into()
         }]
     );
-    assert_eq!(
-        route_of(l, "httproute/default/r/rule/2").filters,
-        [Filter::Unsupported {
-            name: "backendRefs[].filters".into()
-        }]
-    );
-    assert!(route_of(l, "httproute/default/r/rule/3").filters.is_empty());
+    assert!(route_of(l, "httproute/default/r/rule/2").filters.is_empty());
     let p = parent(&t, "r");
     assert_eq!(sr(condition(&p.conditions, "Accepted")), (true, "Accepted"));
     let partial = condition(&p.conditions, "PartiallyInvalid");
     assert_eq!(sr(partial), (true, "UnsupportedValue"));
     assert!(
-        partial.message.contains("RequestMirror") && partial.message.contains("example.com/Auth sso"),
+        partial
+            .message
+            .contains("rule 0: filters[0]: filter ExtensionRef to example.com/Auth sso")
+            && partial
+                .message
+                .contains("rule 1: backendRefs[0].filters[0]: filter ExtensionRef to example.com/Rate slow"),
         "{}",
         partial.message
     );

@@ -1,109 +1,155 @@
-//! HTTPRoute rule filters to IR filters.
+//! HTTPRoute filters (rule-level and backendRef-level) to IR filters.
 //!
-//! Filters the proxy cannot apply (RequestMirror, CORS, ExtensionRef) become
-//! [`Filter::Unsupported`]: the rule is kept and answers 500, because the spec forbids skipping a
-//! filter (requests it would have processed must get an error), and the route's status names
-//! them (see `super::partially_invalid`).
+//! Header modifiers, RequestRedirect, URLRewrite, RequestMirror and CORS are converted and
+//! validated; a filter the spec says is invalid (or an invalid combination) makes the rule
+//! invalid with a [`RuleError`]. ExtensionRef and ExternalAuth become [`Filter::Unsupported`]:
+//! the rule is kept and answers 500, because the spec forbids skipping a filter, and the
+//! route's status names them. A RequestMirror whose backendRef does not resolve is left out (the
+//! spec says not to configure it) and reported as a [`RefProblem`].
+//!
+//! The backendRef-level filters (and GRPCRoute's) are distinct generated types with the same
+//! serialized shape as [`HttpRouteRulesFilters`]; [`convert_list`] reads them through serde so
+//! that one code path validates every filter list.
 
-use super::rules::{absolute, RuleError};
-use fairlead_route::{Filter, HeaderModifier, PathMatch, PathModifier, Redirect, RouteMatch, UrlRewrite};
-use gateway_api::experimental::httproutes::{
-    HttpRouteRules, HttpRouteRulesFiltersRequestRedirect,
-    HttpRouteRulesFiltersRequestRedirectPathType as RedirectPath,
-    HttpRouteRulesFiltersRequestRedirectScheme as Scheme, HttpRouteRulesFiltersType as Type,
-    HttpRouteRulesFiltersUrlRewrite, HttpRouteRulesFiltersUrlRewritePathType as RewritePath,
-};
+mod cors;
+mod headers;
+mod mirror;
+mod redirect;
 
-/// The request and response header modifiers are distinct generated types with the same fields.
-macro_rules! header_modifier {
-    ($m:expr) => {
-        HeaderModifier {
-            set: $m
-                .set
-                .iter()
-                .flatten()
-                .map(|h| (h.name.clone(), h.value.clone()))
-                .collect(),
-            add: $m
-                .add
-                .iter()
-                .flatten()
-                .map(|h| (h.name.clone(), h.value.clone()))
-                .collect(),
-            remove: $m.remove.clone().unwrap_or_default(),
-        }
-    };
-}
+use super::rules::RuleError;
+use crate::backends::{RefProblem, Resolver};
+use fairlead_route::Filter;
+use gateway_api::experimental::httproutes::{HttpRouteRulesFilters, HttpRouteRulesFiltersType as Type};
+use serde::Serialize;
 
-/// A rule's filters, and the names of those the proxy will answer 500 for.
+/// A filter list converted: the filters, the names of those the proxy will answer 500 for, and
+/// mirrors left out because their backendRef did not resolve.
+#[derive(Debug, Default)]
 pub(crate) struct Filters {
     pub filters: Vec<Filter>,
+    /// `<field>: filter <name>` for every [`Filter::Unsupported`] in `filters`.
     pub unsupported: Vec<String>,
+    pub ref_problems: Vec<RefProblem>,
 }
 
-const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
+/// Where a filter list sits, which changes what may be combined in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// `rules[].filters`; a RequestRedirect there cannot be combined with backendRefs.
+    Rule { has_backends: bool },
+    /// `rules[].backendRefs[].filters`.
+    Backend,
+}
 
-pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<Filters, RuleError> {
-    let mut out = Filters {
-        filters: Vec::new(),
-        unsupported: Vec::new(),
-    };
-    let all_prefix = matches.iter().all(|m| matches!(m.path, PathMatch::Prefix(_)));
-    let specs = rule.filters.as_deref().unwrap_or_default();
-    let redirects = specs.iter().any(|f| f.r#type == Type::RequestRedirect);
-    let rewrites = specs.iter().any(|f| f.r#type == Type::UrlRewrite);
-    if redirects && rewrites {
-        let reason = "RequestRedirect and URLRewrite cannot be used in the same rule".to_string();
-        return Err(RuleError::InvalidFilter {
-            field: "filters".into(),
-            reason,
-        });
-    }
+/// What filter conversion needs to know about the route and rule.
+pub(crate) struct Context<'c, 'r> {
+    /// Route kind for ReferenceGrants (`HTTPRoute`, `GRPCRoute`).
+    pub from_kind: &'static str,
+    pub namespace: &'c str,
+    /// Every match of the rule is a PathPrefix (or the rule has none, which means `/`), so a
+    /// ReplacePrefixMatch has a prefix to replace.
+    pub all_prefix: bool,
+    pub resolver: &'c mut Resolver<'r>,
+}
+
+/// Filter types the spec allows at most once per list (CEL on `HTTPRouteRule.filters`);
+/// RequestMirror, ExtensionRef and ExternalAuth may repeat.
+const SINGLE: [Type; 5] = [
+    Type::RequestHeaderModifier,
+    Type::ResponseHeaderModifier,
+    Type::RequestRedirect,
+    Type::UrlRewrite,
+    Type::Cors,
+];
+
+/// Converts any list of filters that serializes like [`HttpRouteRulesFilters`]
+/// (`HttpRouteRulesBackendRefsFilters`, GRPCRoute filters). `field` names the list
+/// (`backendRefs[0].filters`) in errors and reports.
+pub(crate) fn convert_list<T: Serialize>(
+    field: &str,
+    specs: &[T],
+    level: Level,
+    ctx: &mut Context<'_, '_>,
+) -> Result<Filters, RuleError> {
+    let specs = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            serde_json::to_value(spec)
+                .and_then(serde_json::from_value::<HttpRouteRulesFilters>)
+                .map_err(|err| RuleError::InvalidFilter {
+                    field: format!("{field}[{i}]"),
+                    reason: format!("not a valid HTTPRoute filter: {err}"),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    convert(field, &specs, level, ctx)
+}
+
+/// Converts one filter list. `field` names the list (`filters`) in errors and reports.
+pub(crate) fn convert(
+    field: &str,
+    specs: &[HttpRouteRulesFilters],
+    level: Level,
+    ctx: &mut Context<'_, '_>,
+) -> Result<Filters, RuleError> {
+    check_combination(field, specs, level)?;
+    let mut out = Filters::default();
     for (i, spec) in specs.iter().enumerate() {
-        let field = format!("filters[{i}]");
-        let missing = |name: &str| RuleError::InvalidFilter {
+        let field = format!("{field}[{i}]");
+        check_fields(&field, spec)?;
+        let missing = || RuleError::InvalidFilter {
             field: field.clone(),
-            reason: format!("type {} needs the {name} field", type_name(&spec.r#type)),
+            reason: format!(
+                "type {} needs the {} field",
+                type_name(&spec.r#type),
+                config_field(&spec.r#type)
+            ),
         };
         let filter = match spec.r#type {
             Type::RequestHeaderModifier => {
-                let m = spec
-                    .request_header_modifier
-                    .as_ref()
-                    .ok_or_else(|| missing("requestHeaderModifier"))?;
-                Filter::RequestHeaderModifier(header_modifier!(m))
+                let m = spec.request_header_modifier.as_ref().ok_or_else(missing)?;
+                Filter::RequestHeaderModifier(headers::request(&field, m)?)
             }
             Type::ResponseHeaderModifier => {
-                let m = spec
-                    .response_header_modifier
-                    .as_ref()
-                    .ok_or_else(|| missing("responseHeaderModifier"))?;
-                Filter::ResponseHeaderModifier(header_modifier!(m))
+                let m = spec.response_header_modifier.as_ref().ok_or_else(missing)?;
+                Filter::ResponseHeaderModifier(headers::response(&field, m)?)
             }
             Type::RequestRedirect => {
-                let r = spec
-                    .request_redirect
-                    .as_ref()
-                    .ok_or_else(|| missing("requestRedirect"))?;
-                Filter::RequestRedirect(redirect(&field, r, all_prefix)?)
+                let r = spec.request_redirect.as_ref().ok_or_else(missing)?;
+                Filter::RequestRedirect(redirect::redirect(&field, r, ctx.all_prefix)?)
             }
             Type::UrlRewrite => {
-                let r = spec.url_rewrite.as_ref().ok_or_else(|| missing("urlRewrite"))?;
-                Filter::UrlRewrite(rewrite(&field, r, all_prefix)?)
+                let r = spec.url_rewrite.as_ref().ok_or_else(missing)?;
+                Filter::UrlRewrite(redirect::rewrite(&field, r, ctx.all_prefix)?)
             }
-            Type::RequestMirror | Type::Cors | Type::ExternalAuth => {
-                let name = type_name(&spec.r#type).to_string();
-                out.unsupported.push(format!("{field}: filter {name}"));
-                Filter::Unsupported { name }
+            Type::Cors => {
+                let c = spec.cors.as_ref().ok_or_else(missing)?;
+                Filter::Cors(cors::convert(&format!("{field}.cors"), c)?)
+            }
+            Type::RequestMirror => {
+                let m = spec.request_mirror.as_ref().ok_or_else(missing)?;
+                match mirror::convert(&format!("{field}.requestMirror"), m, ctx)? {
+                    Ok(mirror) => Filter::RequestMirror(mirror),
+                    Err(problem) => {
+                        out.ref_problems.push(problem);
+                        continue;
+                    }
+                }
+            }
+            Type::ExternalAuth => {
+                spec.external_auth.as_ref().ok_or_else(missing)?;
+                out.unsupported.push(format!("{field}: filter ExternalAuth"));
+                Filter::Unsupported {
+                    name: "ExternalAuth".to_string(),
+                }
             }
             Type::ExtensionRef => {
-                let target = spec
-                    .extension_ref
-                    .as_ref()
-                    .map(|e| format!(" to {}/{} {}", e.group, e.kind, e.name))
-                    .unwrap_or_default();
-                out.unsupported
-                    .push(format!("{field}: filter ExtensionRef{target}"));
+                let e = spec.extension_ref.as_ref().ok_or_else(missing)?;
+                out.unsupported.push(format!(
+                    "{field}: filter ExtensionRef to {}/{} {}",
+                    e.group, e.kind, e.name
+                ));
                 Filter::Unsupported {
                     name: "ExtensionRef".to_string(),
                 }
@@ -114,106 +160,66 @@ pub(crate) fn convert(rule: &HttpRouteRules, matches: &[RouteMatch]) -> Result<F
     Ok(out)
 }
 
-fn redirect(
-    field: &str,
-    r: &HttpRouteRulesFiltersRequestRedirect,
-    all_prefix: bool,
-) -> Result<Redirect, RuleError> {
+/// The rules the spec's CEL validation puts on a whole list.
+fn check_combination(field: &str, specs: &[HttpRouteRulesFilters], level: Level) -> Result<(), RuleError> {
     let invalid = |reason: String| RuleError::InvalidFilter {
-        field: format!("{field}.requestRedirect"),
+        field: field.to_string(),
         reason,
     };
-    let status_code = match r.status_code {
-        None => 302,
-        Some(code) => u16::try_from(code)
-            .ok()
-            .filter(|c| REDIRECT_CODES.contains(c))
-            .ok_or_else(|| invalid(format!("statusCode {code} is not one of 301, 302, 303, 307, 308")))?,
-    };
-    let port = match r.port {
-        None => None,
-        Some(port) => Some(
-            u16::try_from(port)
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| invalid(format!("port {port} is out of range")))?,
-        ),
-    };
-    let path = match &r.path {
-        None => None,
-        Some(p) => {
-            let full = p.r#type == RedirectPath::ReplaceFullPath;
-            let field = format!("{field}.requestRedirect.path");
-            Some(path_modifier(
-                &field,
-                full,
-                p.replace_full_path.as_ref(),
-                p.replace_prefix_match.as_ref(),
-                all_prefix,
-            )?)
+    let count = |t: &Type| specs.iter().filter(|f| f.r#type == *t).count();
+    for t in &SINGLE {
+        if count(t) > 1 {
+            return Err(invalid(format!("{} filter cannot be repeated", type_name(t))));
         }
-    };
-    Ok(Redirect {
-        scheme: r.scheme.as_ref().map(|s| match s {
-            Scheme::Http => "http".to_string(),
-            Scheme::Https => "https".to_string(),
+    }
+    let redirects = count(&Type::RequestRedirect) > 0;
+    if redirects && count(&Type::UrlRewrite) > 0 {
+        return Err(invalid(
+            "RequestRedirect and URLRewrite cannot be used in the same rule".to_string(),
+        ));
+    }
+    if redirects && level == (Level::Rule { has_backends: true }) {
+        return Err(invalid(
+            "RequestRedirect filter must not be used together with backendRefs".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// A filter carries exactly the configuration of its type (CEL: "filter.X must be nil if the
+/// filter.type is not X"), so that a typo in `type` cannot silently drop the intended filter.
+fn check_fields(field: &str, spec: &HttpRouteRulesFilters) -> Result<(), RuleError> {
+    let present = [
+        ("requestHeaderModifier", spec.request_header_modifier.is_some()),
+        ("responseHeaderModifier", spec.response_header_modifier.is_some()),
+        ("requestRedirect", spec.request_redirect.is_some()),
+        ("urlRewrite", spec.url_rewrite.is_some()),
+        ("requestMirror", spec.request_mirror.is_some()),
+        ("cors", spec.cors.is_some()),
+        ("extensionRef", spec.extension_ref.is_some()),
+        ("externalAuth", spec.external_auth.is_some()),
+    ];
+    let own = config_field(&spec.r#type);
+    match present.iter().find(|(name, set)| *set && *name != own) {
+        Some((name, _)) => Err(RuleError::InvalidFilter {
+            field: field.to_string(),
+            reason: format!("{name} must not be set when type is {}", type_name(&spec.r#type)),
         }),
-        hostname: r.hostname.clone(),
-        port,
-        path,
-        status_code,
-    })
+        None => Ok(()),
+    }
 }
 
-fn rewrite(
-    field: &str,
-    r: &HttpRouteRulesFiltersUrlRewrite,
-    all_prefix: bool,
-) -> Result<UrlRewrite, RuleError> {
-    let path = match &r.path {
-        None => None,
-        Some(p) => {
-            let full = p.r#type == RewritePath::ReplaceFullPath;
-            let field = format!("{field}.urlRewrite.path");
-            Some(path_modifier(
-                &field,
-                full,
-                p.replace_full_path.as_ref(),
-                p.replace_prefix_match.as_ref(),
-                all_prefix,
-            )?)
-        }
-    };
-    Ok(UrlRewrite {
-        hostname: r.hostname.clone(),
-        path,
-    })
-}
-
-/// A path modifier. ReplacePrefixMatch only makes sense when every match of the rule is a
-/// PathPrefix (the spec says so), since it replaces the matched prefix.
-fn path_modifier(
-    field: &str,
-    full: bool,
-    full_path: Option<&String>,
-    prefix: Option<&String>,
-    all_prefix: bool,
-) -> Result<PathModifier, RuleError> {
-    let invalid = |reason: &str| RuleError::InvalidFilter {
-        field: field.to_string(),
-        reason: reason.to_string(),
-    };
-    if full {
-        let value = full_path.ok_or_else(|| invalid("type ReplaceFullPath needs replaceFullPath"))?;
-        Ok(PathModifier::ReplaceFullPath(absolute(field, value.clone())?))
-    } else {
-        let value = prefix.ok_or_else(|| invalid("type ReplacePrefixMatch needs replacePrefixMatch"))?;
-        if !all_prefix {
-            return Err(invalid(
-                "ReplacePrefixMatch needs every match of the rule to be a PathPrefix",
-            ));
-        }
-        Ok(PathModifier::ReplacePrefixMatch(absolute(field, value.clone())?))
+/// The field holding the configuration of a filter type.
+fn config_field(t: &Type) -> &'static str {
+    match t {
+        Type::RequestHeaderModifier => "requestHeaderModifier",
+        Type::ResponseHeaderModifier => "responseHeaderModifier",
+        Type::RequestMirror => "requestMirror",
+        Type::RequestRedirect => "requestRedirect",
+        Type::UrlRewrite => "urlRewrite",
+        Type::ExtensionRef => "extensionRef",
+        Type::Cors => "cors",
+        Type::ExternalAuth => "externalAuth",
     }
 }
 

@@ -1,8 +1,10 @@
-//! HTTPRoute rules to IR routes: matches, timeouts and backends. A rule that cannot be
-//! expressed (invalid regex, bad duration, bad filter) is dropped with a [`RuleError`] the
-//! route's status reports.
+//! HTTPRoute rules to IR routes: matches, filters (rule and backendRef level), timeouts, retry
+//! and backends. A rule that cannot be expressed (invalid regex, bad duration, bad filter) is
+//! dropped with a [`RuleError`] the route's status reports.
 
-use super::filters::{self, Filters};
+mod retry;
+
+use super::filters::{self, Context, Filters, Level};
 use crate::backends::{BackendRef, PortRef, RefProblem, Resolver};
 use crate::meta;
 use fairlead_route::{
@@ -15,6 +17,9 @@ use gateway_api::experimental::httproutes::{
 };
 use std::str::FromStr;
 
+/// The route kind ReferenceGrants name for these rules.
+const FROM_KIND: &str = "HTTPRoute";
+
 /// Why a rule was dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RuleError {
@@ -26,7 +31,7 @@ pub(crate) enum RuleError {
     },
     #[error("{field}: path {value:?} must start with '/'")]
     RelativePath { field: String, value: String },
-    #[error("timeouts.{field}: invalid duration {value:?}: {reason}")]
+    #[error("{field}: invalid duration {value:?}: {reason}")]
     InvalidDuration {
         field: &'static str,
         value: String,
@@ -38,6 +43,8 @@ pub(crate) enum RuleError {
     BackendTimeoutTooLong { backend_ms: u64, request_ms: u64 },
     #[error("{field}: {reason}")]
     InvalidFilter { field: String, reason: String },
+    #[error("retry.{reason}")]
+    InvalidRetry { reason: String },
 }
 
 /// The rules of one HttpRoute, converted once and attached to every listener it reaches.
@@ -49,67 +56,108 @@ pub(crate) struct ConvertedRules {
     pub invalid: Vec<String>,
     /// `rule N: ...` for every kept rule carrying a filter we cannot apply.
     pub unsupported: Vec<String>,
+    /// Backends and mirrors of kept rules that did not resolve.
     pub ref_problems: Vec<RefProblem>,
 }
 
+/// One valid rule and what its status needs to say.
+struct ConvertedRule {
+    route: Route,
+    unsupported: Vec<String>,
+    ref_problems: Vec<RefProblem>,
+}
+
+/// Converts every rule of the route. A rule that fails validation is left out and named in
+/// `invalid`; the others become routes, whatever their backends resolve to.
 pub(crate) fn convert(route: &HttpRoute, resolver: &mut Resolver<'_>) -> ConvertedRules {
-    let ns = meta::namespace(&route.metadata);
-    let name = meta::name(&route.metadata);
     // The API server defaults an absent rules list to one rule matching every path.
     let default_rules = [HttpRouteRules::default()];
     let rules = route.spec.rules.as_deref().unwrap_or(&default_rules);
     let mut out = ConvertedRules::default();
     for (index, rule) in rules.iter().enumerate() {
-        let converted = convert_matches(rule.matches.as_deref().unwrap_or_default()).and_then(|matches| {
-            let filters = filters::convert(rule, &matches)?;
-            let timeouts = convert_timeouts(rule.timeouts.as_ref())?;
-            Ok((matches, filters, timeouts))
-        });
-        let (
-            matches,
-            Filters {
-                mut filters,
-                unsupported,
-            },
-            timeouts,
-        ) = match converted {
-            Ok(parts) => parts,
-            Err(err) => {
-                out.invalid.push(format!("rule {index}: {err}"));
-                continue;
+        match convert_rule(route, index, rule, resolver) {
+            Ok(converted) => {
+                out.unsupported.extend(
+                    converted
+                        .unsupported
+                        .into_iter()
+                        .map(|u| format!("rule {index}: {u}")),
+                );
+                out.ref_problems.extend(converted.ref_problems);
+                out.routes.push(converted.route);
             }
+            Err(err) => out.invalid.push(format!("rule {index}: {err}")),
+        }
+    }
+    out
+}
+
+fn convert_rule(
+    route: &HttpRoute,
+    index: usize,
+    rule: &HttpRouteRules,
+    resolver: &mut Resolver<'_>,
+) -> Result<ConvertedRule, RuleError> {
+    let ns = meta::namespace(&route.metadata);
+    let name = meta::name(&route.metadata);
+    let matches = convert_matches(rule.matches.as_deref().unwrap_or_default())?;
+    let timeouts = convert_timeouts(rule.timeouts.as_ref())?;
+    let retry = rule.retry.as_ref().map(retry::convert).transpose()?;
+    let backend_refs = rule.backend_refs.as_deref().unwrap_or_default();
+    let mut ctx = Context {
+        from_kind: FROM_KIND,
+        namespace: ns,
+        all_prefix: matches.iter().all(|m| matches!(m.path, PathMatch::Prefix(_))),
+        resolver,
+    };
+    let level = Level::Rule {
+        has_backends: !backend_refs.is_empty(),
+    };
+    let Filters {
+        filters,
+        mut unsupported,
+        mut ref_problems,
+    } = filters::convert(
+        "filters",
+        rule.filters.as_deref().unwrap_or_default(),
+        level,
+        &mut ctx,
+    )?;
+    unsupported = unsupported
+        .into_iter()
+        .map(|u| format!("{u} is not supported, so the rule answers 500"))
+        .collect();
+    let mut backends = Vec::with_capacity(backend_refs.len());
+    for (i, backend) in backend_refs.iter().enumerate() {
+        let field = format!("backendRefs[{i}].filters");
+        let own = filters::convert_list(
+            &field,
+            backend.filters.as_deref().unwrap_or_default(),
+            Level::Backend,
+            &mut ctx,
+        )?;
+        unsupported.extend(
+            own.unsupported
+                .into_iter()
+                .map(|u| format!("{u} is not supported, so requests sent to that backend answer 500")),
+        );
+        ref_problems.extend(own.ref_problems);
+        let reference = BackendRef {
+            group: backend.group.as_deref().unwrap_or_default(),
+            kind: backend.kind.as_deref().unwrap_or("Service"),
+            namespace: backend.namespace.as_deref().unwrap_or(ns),
+            name: &backend.name,
+            port: backend.port.map_or(PortRef::Missing, PortRef::Number),
+            // Negative weights are rejected by the API server; read them as "never".
+            weight: backend.weight.map_or(1, |w| u32::try_from(w).unwrap_or(0)),
         };
-        for filter in unsupported {
-            out.unsupported.push(format!(
-                "rule {index}: {filter} is not supported, so the rule answers 500"
-            ));
-        }
-        let mut backends = Vec::new();
-        let mut per_backend_filters = false;
-        for backend in rule.backend_refs.iter().flatten() {
-            per_backend_filters |= backend.filters.as_ref().is_some_and(|f| !f.is_empty());
-            let reference = BackendRef {
-                group: backend.group.as_deref().unwrap_or_default(),
-                kind: backend.kind.as_deref().unwrap_or("Service"),
-                namespace: backend.namespace.as_deref().unwrap_or(ns),
-                name: &backend.name,
-                port: backend.port.map_or(PortRef::Missing, PortRef::Number),
-                // Negative weights are rejected by the API server; read them as "never".
-                weight: backend.weight.map_or(1, |w| u32::try_from(w).unwrap_or(0)),
-            };
-            let (resolved, problem) = resolver.route_backend("HTTPRoute", ns, &reference);
-            backends.push(resolved);
-            out.ref_problems.extend(problem);
-        }
-        if per_backend_filters {
-            // The IR has no per-backend filters; skipping them would silently change behaviour.
-            let name = "backendRefs[].filters".to_string();
-            out.unsupported.push(format!(
-                "rule {index}: {name} is not supported, so the rule answers 500"
-            ));
-            filters.push(fairlead_route::Filter::Unsupported { name });
-        }
-        out.routes.push(Route {
+        let (mut resolved, problem) = ctx.resolver.route_backend(FROM_KIND, ns, &reference);
+        resolved.filters = own.filters;
+        backends.push(resolved);
+        ref_problems.extend(problem);
+    }
+    Ok(ConvertedRule {
+        route: Route {
             id: format!("httproute/{ns}/{name}/rule/{index}"),
             kind: RouteKind::HttpRoute,
             hostnames: Vec::new(),
@@ -117,16 +165,17 @@ pub(crate) fn convert(route: &HttpRoute, resolver: &mut Resolver<'_>) -> Convert
             filters,
             backends,
             timeouts,
-            retry: None,
+            retry,
             order: RouteOrder {
                 created: meta::created(&route.metadata),
                 namespace: ns.to_string(),
                 name: name.to_string(),
                 rule: u32::try_from(index).unwrap_or(u32::MAX),
             },
-        });
-    }
-    out
+        },
+        unsupported,
+        ref_problems,
+    })
 }
 
 fn convert_matches(matches: &[HttpRouteRulesMatches]) -> Result<Vec<RouteMatch>, RuleError> {
@@ -201,7 +250,7 @@ fn method_name(method: &Method) -> &'static str {
     }
 }
 
-pub(super) fn absolute(field: &str, value: String) -> Result<String, RuleError> {
+fn absolute(field: &str, value: String) -> Result<String, RuleError> {
     if value.starts_with('/') {
         Ok(value)
     } else {
@@ -240,8 +289,8 @@ fn convert_timeouts(timeouts: Option<&HttpRouteRulesTimeouts>) -> Result<Timeout
     let Some(timeouts) = timeouts else {
         return Ok(Timeouts::default());
     };
-    let request_ms = duration_ms("request", timeouts.request.as_deref())?;
-    let backend_request_ms = duration_ms("backendRequest", timeouts.backend_request.as_deref())?;
+    let request_ms = timeout_ms("timeouts.request", timeouts.request.as_deref())?;
+    let backend_request_ms = timeout_ms("timeouts.backendRequest", timeouts.backend_request.as_deref())?;
     if let (Some(backend_ms), Some(request_ms)) = (backend_request_ms, request_ms) {
         if backend_ms > request_ms {
             return Err(RuleError::BackendTimeoutTooLong {
@@ -256,19 +305,23 @@ fn convert_timeouts(timeouts: Option<&HttpRouteRulesTimeouts>) -> Result<Timeout
     })
 }
 
-/// A Gateway API duration (`500ms`, `10s`, `1h30m`) in milliseconds. Zero disables the
-/// timeout, as the spec says, so it maps to "no timeout" rather than to an instant one.
-fn duration_ms(field: &'static str, value: Option<&str>) -> Result<Option<u64>, RuleError> {
+/// A timeout in milliseconds. Zero disables the timeout, as the spec says, so it maps to "no
+/// timeout" rather than to an instant one.
+fn timeout_ms(field: &'static str, value: Option<&str>) -> Result<Option<u64>, RuleError> {
     let Some(value) = value else {
         return Ok(None);
     };
+    duration(field, value).map(|ms| (ms != 0).then_some(ms))
+}
+
+/// A Gateway API duration (`500ms`, `10s`, `1h30m`, GEP-2257) in milliseconds.
+fn duration(field: &'static str, value: &str) -> Result<u64, RuleError> {
     let parsed = gateway_api::Duration::from_str(value).map_err(|reason| RuleError::InvalidDuration {
         field,
         value: value.to_string(),
         reason,
     })?;
-    let ms = u64::try_from(parsed.as_millis()).unwrap_or(u64::MAX);
-    Ok((ms != 0).then_some(ms))
+    Ok(u64::try_from(parsed.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -277,19 +330,20 @@ mod tests {
 
     #[test]
     fn durations_convert_to_milliseconds() {
-        assert_eq!(duration_ms("request", Some("500ms")), Ok(Some(500)));
-        assert_eq!(duration_ms("request", Some("10s")), Ok(Some(10_000)));
-        assert_eq!(duration_ms("request", Some("1m")), Ok(Some(60_000)));
-        assert_eq!(duration_ms("request", Some("1h30m")), Ok(Some(5_400_000)));
-        assert_eq!(duration_ms("request", Some("0s")), Ok(None));
-        assert_eq!(duration_ms("request", None), Ok(None));
+        assert_eq!(timeout_ms("request", Some("500ms")), Ok(Some(500)));
+        assert_eq!(timeout_ms("request", Some("10s")), Ok(Some(10_000)));
+        assert_eq!(timeout_ms("request", Some("1m")), Ok(Some(60_000)));
+        assert_eq!(timeout_ms("request", Some("1h30m")), Ok(Some(5_400_000)));
+        assert_eq!(timeout_ms("request", Some("0s")), Ok(None));
+        assert_eq!(timeout_ms("request", None), Ok(None));
+        assert_eq!(duration("retry.backoff", "0s"), Ok(0));
     }
 
     #[test]
     fn malformed_durations_are_errors() {
         for bad in ["10", "1d", "-1s", "1.5s", "", "10 s"] {
             assert!(
-                duration_ms("request", Some(bad)).is_err(),
+                timeout_ms("request", Some(bad)).is_err(),
                 "{bad:?} should be rejected"
             );
         }

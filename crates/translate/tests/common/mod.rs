@@ -124,3 +124,81 @@ spec:
 "#
     )
 }
+
+/// Service `default/grpc` port 50051 (no appProtocol) with one ready endpoint 10.0.0.2:9000.
+pub const GRPC_SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: grpc, namespace: default}
+spec:
+  ports: [{name: grpc, port: 50051, targetPort: 9000}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: grpc-1
+  namespace: default
+  labels: {kubernetes.io/service-name: grpc}
+addressType: IPv4
+ports: [{name: grpc, port: 9000}]
+endpoints:
+  - addresses: ["10.0.0.2"]
+"#;
+
+/// The only parent status of the route `<kind> default/<name>`.
+pub fn parent_of<'a>(t: &'a Translation, kind: &str, name: &str) -> &'a ParentStatus {
+    let s = status(t, kind, Some("default"), name);
+    assert_eq!(s.parents.len(), 1, "{s:#?}");
+    &s.parents[0]
+}
+
+/// (status, reason) of the `Accepted` condition of the only parent of `<kind> default/<name>`.
+pub fn accepted_of<'a>(t: &'a Translation, kind: &str, name: &str) -> (bool, &'a str) {
+    sr(condition(&parent_of(t, kind, name).conditions, "Accepted"))
+}
+
+/// The status of listener `listener` of Gateway `<ns>/<gateway>`.
+pub fn listener_status<'a>(
+    t: &'a Translation,
+    ns: &str,
+    gateway: &str,
+    listener: &str,
+) -> &'a fairlead_route::ListenerStatus {
+    let gw = status(t, "Gateway", Some(ns), gateway);
+    gw.listeners
+        .iter()
+        .find(|l| l.name == listener)
+        .unwrap_or_else(|| panic!("no listener {listener} in {gw:#?}"))
+}
+
+/// Ids of the listeners in the config, in config order.
+pub fn listener_ids(t: &Translation) -> Vec<&str> {
+    t.config.listeners.iter().map(|l| l.id.as_str()).collect()
+}
+
+/// A Gateway `<ns>/<name>` of class `fairlead` (the class itself is not included; see
+/// [`CLASS`]). `meta` is extra metadata fields, e.g. `creationTimestamp: "2024-01-01T00:00:00Z"`.
+pub fn gateway_named(ns: &str, name: &str, meta: &str, listeners: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {ns}{sep}{meta}}}\n\
+         spec:\n  gatewayClassName: fairlead\n  listeners:\n{listeners}\n",
+        sep = if meta.is_empty() { "" } else { ", " }
+    )
+}
+
+/// Our GatewayClass alone.
+pub const CLASS: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: fairlead}
+spec: {controllerName: fairlead.dev/gateway-controller}
+"#;
+
+/// A route `<kind> <ns>/<name>` created at `created` (RFC 3339), with the given spec body
+/// (indented two spaces).
+pub fn route_at(kind: &str, ns: &str, name: &str, created: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: {ns}, \
+         creationTimestamp: \"{created}\", generation: 2}}\nspec:\n{spec}\n"
+    )
+}

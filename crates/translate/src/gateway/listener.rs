@@ -1,0 +1,193 @@
+//! One Gateway listener as routes see it: what it admits, why it is not served, and the
+//! conditions its status carries.
+
+use crate::conditions::{reason, ACCEPTED, CONFLICTED, PROGRAMMED, RESOLVED_REFS};
+use fairlead_route::{Condition, Route};
+use gateway_api::gateways::{
+    GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as FromNamespaces,
+    GatewayListenersAllowedRoutesNamespacesSelector as NamespaceSelector,
+};
+use std::collections::BTreeSet;
+
+const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
+/// The route kinds an HTTP or HTTPS listener serves, in the order supportedKinds lists them.
+pub(crate) const ROUTE_KINDS: [&str; 2] = ["HTTPRoute", "GRPCRoute"];
+
+/// Which namespaces may attach routes to a listener.
+pub(crate) enum AllowedNamespaces<'a> {
+    Same,
+    All,
+    Selector(Option<&'a NamespaceSelector>),
+}
+
+/// A route attached to a listener: (kind, namespace, name).
+pub(crate) type AttachedRoute = (&'static str, String, String);
+
+pub(crate) struct ListenerModel<'a> {
+    pub spec: &'a GatewayListeners,
+    pub id: String,
+    /// `None` when the port is out of range.
+    pub port: Option<u16>,
+    /// Lowercased.
+    pub hostname: Option<String>,
+    pub allowed_namespaces: AllowedNamespaces<'a>,
+    /// Route kinds admitted; reported as supportedKinds on HTTP and HTTPS listeners.
+    kinds: Vec<&'static str>,
+    /// Kinds named in allowedRoutes.kinds that we do not serve, as `group/kind`.
+    invalid_kinds: Vec<String>,
+    /// Why the listener itself cannot be accepted: (Accepted reason, message).
+    refused: Option<(&'static str, String)>,
+    /// Conflicted=True: (reason, message). Set by `super::conflicts`.
+    pub conflict: Option<(&'static str, String)>,
+    /// Why the Gateway as a whole is not accepted; no listener of it is served then.
+    pub gateway_refused: Option<String>,
+    /// Routes attached, for attachedRoutes and to add a route's rules once even when several
+    /// parentRefs select the listener.
+    pub attached: BTreeSet<AttachedRoute>,
+    pub routes: Vec<Route>,
+}
+
+impl<'a> ListenerModel<'a> {
+    pub(crate) fn new(spec: &'a GatewayListeners, id: String) -> Self {
+        let allowed = spec.allowed_routes.as_ref();
+        let namespaces = allowed.and_then(|a| a.namespaces.as_ref());
+        let allowed_namespaces = match namespaces.and_then(|n| n.from.as_ref()) {
+            None | Some(FromNamespaces::Same) => AllowedNamespaces::Same,
+            Some(FromNamespaces::All) => AllowedNamespaces::All,
+            Some(FromNamespaces::Selector) => {
+                AllowedNamespaces::Selector(namespaces.and_then(|n| n.selector.as_ref()))
+            }
+        };
+        let (kinds, invalid_kinds) = route_kinds(spec);
+        let port = u16::try_from(spec.port).ok().filter(|p| *p != 0);
+        let refused = if port.is_none() {
+            Some((
+                reason::PORT_UNAVAILABLE,
+                format!("port {} is out of range", spec.port),
+            ))
+        } else if spec.protocol == "HTTPS" {
+            let message = "HTTPS listeners are not supported yet: TLS termination arrives in a later release";
+            Some((reason::UNSUPPORTED_PROTOCOL, message.to_string()))
+        } else if spec.protocol != "HTTP" {
+            let message = format!(
+                "protocol {} is not supported; fairlead serves HTTP listeners",
+                spec.protocol
+            );
+            Some((reason::UNSUPPORTED_PROTOCOL, message))
+        } else {
+            None
+        };
+        ListenerModel {
+            spec,
+            id,
+            port,
+            hostname: spec.hostname.as_deref().map(str::to_ascii_lowercase),
+            allowed_namespaces,
+            kinds,
+            invalid_kinds,
+            refused,
+            conflict: None,
+            gateway_refused: None,
+            attached: BTreeSet::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn protocol(&self) -> &str {
+        &self.spec.protocol
+    }
+
+    /// True when allowedRoutes.kinds admits routes of this kind.
+    pub(crate) fn allows(&self, kind: &str) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    /// Why the listener is not programmed (for its status and for routes it refuses), or `None`
+    /// when it goes into the config.
+    pub(crate) fn problem(&self) -> Option<String> {
+        if let Some((_, message)) = &self.refused {
+            return Some(message.clone());
+        }
+        if let Some((_, message)) = &self.conflict {
+            return Some(message.clone());
+        }
+        if let Some(message) = &self.gateway_refused {
+            return Some(message.clone());
+        }
+        self.kinds
+            .is_empty()
+            .then(|| "allowedRoutes.kinds admits no supported route kind".to_string())
+    }
+
+    /// Accepted, ResolvedRefs, Conflicted and Programmed, always all four.
+    pub(crate) fn conditions(&self) -> Vec<Condition> {
+        let accepted = match (&self.refused, &self.conflict) {
+            (Some((why, message)), _) => Condition::new(ACCEPTED, false, why, message.clone()),
+            // The spec forbids serving any of a set of indistinct listeners; conformance
+            // (GatewayListenerProtocolAndRouteKindConflicts) expects reason Invalid here.
+            (None, Some((_, message))) => Condition::new(ACCEPTED, false, reason::INVALID, message.clone()),
+            (None, None) => Condition::new(ACCEPTED, true, reason::ACCEPTED, "Listener is accepted"),
+        };
+        let resolved_refs = if self.invalid_kinds.is_empty() {
+            Condition::new(
+                RESOLVED_REFS,
+                true,
+                reason::RESOLVED_REFS,
+                "All references resolved",
+            )
+        } else {
+            let message = format!(
+                "unsupported route kinds: {}; only {} are supported",
+                self.invalid_kinds.join(", "),
+                ROUTE_KINDS.join(" and ")
+            );
+            Condition::new(RESOLVED_REFS, false, reason::INVALID_ROUTE_KINDS, message)
+        };
+        let conflicted = match &self.conflict {
+            Some((why, message)) => Condition::new(CONFLICTED, true, why, message.clone()),
+            None => Condition::new(CONFLICTED, false, reason::NO_CONFLICTS, "No conflicts"),
+        };
+        let programmed = match self.problem() {
+            None => Condition::new(PROGRAMMED, true, reason::PROGRAMMED, "Listener is programmed"),
+            Some(problem) => Condition::new(PROGRAMMED, false, reason::INVALID, problem),
+        };
+        vec![accepted, resolved_refs, conflicted, programmed]
+    }
+
+    /// supportedKinds: the admitted kinds on listeners whose protocol carries HTTP routes.
+    pub(crate) fn supported_kinds(&self) -> Vec<String> {
+        if matches!(self.protocol(), "HTTP" | "HTTPS") {
+            self.kinds.iter().map(|k| k.to_string()).collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The route kinds a listener admits (default: every kind we serve) and the ones it names that
+/// we do not serve. An empty list means the default, as the spec says.
+fn route_kinds(spec: &GatewayListeners) -> (Vec<&'static str>, Vec<String>) {
+    let kinds = spec
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.kinds.as_deref())
+        .unwrap_or_default();
+    if kinds.is_empty() {
+        return (ROUTE_KINDS.to_vec(), Vec::new());
+    }
+    let mut supported = Vec::new();
+    let mut invalid = Vec::new();
+    for kind in kinds {
+        let group = kind.group.as_deref().unwrap_or(GATEWAY_GROUP);
+        let known = ROUTE_KINDS.iter().find(|k| **k == kind.kind);
+        match known {
+            Some(known) if group == GATEWAY_GROUP => {
+                if !supported.contains(known) {
+                    supported.push(*known);
+                }
+            }
+            _ => invalid.push(format!("{group}/{}", kind.kind)),
+        }
+    }
+    (supported, invalid)
+}
