@@ -16,6 +16,8 @@ use crate::gateway::{AllowedNamespaces, GatewayModel, Gateways, ListenerModel};
 use crate::resources::ResourceSet;
 use crate::{hostnames, meta, selector};
 use fairlead_route::{Condition, ObjectStatus, ParentRef, ParentStatus, Route};
+use gateway_api::experimental::httproutes::HttpRoute;
+use gateway_api::grpcroutes::GrpcRoute;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
@@ -38,6 +40,40 @@ pub(crate) struct ParentRefSpec<'a> {
     pub section_name: Option<&'a str>,
     pub port: Option<i32>,
 }
+
+/// What attachment reads of a route object.
+pub(crate) trait RouteObject {
+    fn meta(&self) -> &ObjectMeta;
+    fn hostnames(&self) -> &[String];
+    fn parent_refs(&self) -> impl Iterator<Item = ParentRefSpec<'_>>;
+}
+
+/// The generated HTTPRoute and GRPCRoute types are distinct but share these fields.
+macro_rules! route_object {
+    ($($route:ty),*) => {$(
+        impl RouteObject for $route {
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+
+            fn hostnames(&self) -> &[String] {
+                self.spec.hostnames.as_deref().unwrap_or_default()
+            }
+
+            fn parent_refs(&self) -> impl Iterator<Item = ParentRefSpec<'_>> {
+                self.spec.parent_refs.iter().flatten().map(|p| ParentRefSpec {
+                    group: p.group.as_deref(),
+                    kind: p.kind.as_deref(),
+                    namespace: p.namespace.as_deref(),
+                    name: &p.name,
+                    section_name: p.section_name.as_deref(),
+                    port: p.port,
+                })
+            }
+        }
+    )*};
+}
+route_object!(HttpRoute, GrpcRoute);
 
 /// A route's rules, converted once and attached to every listener the route reaches.
 #[derive(Default)]
@@ -62,9 +98,32 @@ pub(crate) struct RouteInput<'a> {
     pub rules: Rules,
 }
 
+/// The input of every route of `kind` with a parentRef naming one of our Gateways. `convert`
+/// converts (and resolves the backends of) a route's rules, and runs only for those routes, so
+/// routes of other controllers leave no trace in the status.
+pub(crate) fn inputs<'a, R: RouteObject + 'a>(
+    kind: &'static str,
+    routes: impl Iterator<Item = &'a R>,
+    gateways: &Gateways<'_>,
+    mut convert: impl FnMut(&'a R) -> Rules,
+) -> Vec<RouteInput<'a>> {
+    routes
+        .filter_map(|route| {
+            let parents = our_parents(route.parent_refs(), meta::namespace(route.meta()), gateways);
+            (!parents.is_empty()).then(|| RouteInput {
+                kind,
+                meta: route.meta(),
+                hostnames: route.hostnames(),
+                parents,
+                rules: convert(route),
+            })
+        })
+        .collect()
+}
+
 /// The parentRefs that name one of our Gateways. A parentRef to any other object (another
 /// controller's Gateway, a Gateway that does not exist, a Service) is not ours to report on.
-pub(crate) fn our_parents<'a>(
+fn our_parents<'a>(
     refs: impl Iterator<Item = ParentRefSpec<'a>>,
     route_ns: &str,
     gateways: &Gateways<'_>,

@@ -61,6 +61,25 @@ pub(crate) struct BackendRef<'a> {
     pub weight: u32,
 }
 
+/// A route's backendRef as written in any generated type (they share these fields), with the
+/// spec's defaults: the core group, kind Service and the route's namespace.
+macro_rules! route_backend_ref {
+    ($b:expr, $route_ns:expr, $weight:expr) => {
+        $crate::backends::BackendRef {
+            group: $b.group.as_deref().unwrap_or_default(),
+            kind: $b.kind.as_deref().unwrap_or("Service"),
+            namespace: $b.namespace.as_deref().unwrap_or($route_ns),
+            name: &$b.name,
+            port: $b.port.map_or(
+                $crate::backends::PortRef::Missing,
+                $crate::backends::PortRef::Number,
+            ),
+            weight: $weight,
+        }
+    };
+}
+pub(crate) use route_backend_ref;
+
 /// Resolves backends against a [`ResourceSet`], recording EndpointSlice problems on the way.
 pub(crate) struct Resolver<'a> {
     resources: &'a ResourceSet,

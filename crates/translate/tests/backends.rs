@@ -255,7 +255,12 @@ addressType: FQDN
 ports: [{name: http, port: 8080}]
 endpoints: [{addresses: [db.example.com]}]
 "#;
-    let t = run(&[GATEWAY, APP_SERVICE, objects, &route_to("{name: app, port: 80}")]);
+    let t = run(&[
+        GATEWAY,
+        &app_service(),
+        objects,
+        &route_to("{name: app, port: 80}"),
+    ]);
     assert_eq!(service(&t).endpoints, addrs(&["10.0.0.1:8080"]));
     let c = condition(
         &status(&t, "EndpointSlice", Some("default"), "app-fqdn").conditions,
@@ -401,7 +406,7 @@ fn a_grant_does_not_make_a_missing_service_exist() {
 fn same_namespace_refs_need_no_grant_even_when_spelled_out() {
     let t = run(&[
         GATEWAY,
-        APP_SERVICE,
+        &app_service(),
         &route_to("{name: app, namespace: default, port: 80}"),
     ]);
     assert_eq!(service(&t).name, "default/app:80");

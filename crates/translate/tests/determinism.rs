@@ -58,7 +58,7 @@ fn to_json(t: &fairlead_translate::Translation) -> String {
 
 #[test]
 fn translating_twice_gives_identical_json() {
-    let set = load(&[GATEWAY, APP_SERVICE, ROUTES]);
+    let set = load(&[GATEWAY, &app_service(), ROUTES]);
     let first = to_json(&translate(&set, &Options::default()));
     let second = to_json(&translate(&set, &Options::default()));
     assert_eq!(first, second);
@@ -70,7 +70,7 @@ fn translating_twice_gives_identical_json() {
 
 #[test]
 fn insertion_order_does_not_matter() {
-    let text = [GATEWAY, APP_SERVICE, ROUTES].join("\n---\n");
+    let text = [GATEWAY, &app_service(), ROUTES].join("\n---\n");
     let (objects, errors) = parse_documents("all.yaml", &text);
     assert!(errors.is_empty());
     let forward: ResourceSet = objects.iter().cloned().collect();
@@ -83,7 +83,7 @@ fn insertion_order_does_not_matter() {
 
 #[test]
 fn output_is_sorted_as_documented() {
-    let t = run(&[GATEWAY, APP_SERVICE, ROUTES]);
+    let t = run(&[GATEWAY, &app_service(), ROUTES]);
     let keys: Vec<(u16, &str)> = t
         .config
         .listeners

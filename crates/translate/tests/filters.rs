@@ -17,23 +17,13 @@ fn route_with(rules: &str) -> String {
     )
 }
 
-/// Service `other/mirror` port 80 with one endpoint 10.1.0.1:9090.
-const OTHER_NS_SERVICE: &str = r#"
-apiVersion: v1
-kind: Service
-metadata: {name: mirror, namespace: other}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: mirror-1, namespace: other, labels: {kubernetes.io/service-name: mirror}}
-addressType: IPv4
-ports: [{name: http, port: 9090}]
-endpoints: [{addresses: ["10.1.0.1"]}]
-"#;
-
 fn translate(rules: &str) -> Translation {
-    run(&[GATEWAY, APP_SERVICE, OTHER_NS_SERVICE, &route_with(rules)])
+    run(&[
+        GATEWAY,
+        &app_service(),
+        &service_with_endpoint("other", "mirror", "http", 80, "10.1.0.1", 9090),
+        &route_with(rules),
+    ])
 }
 
 fn rule(t: &Translation, index: usize) -> &Route {
@@ -52,12 +42,6 @@ fn partially_invalid(t: &Translation) -> String {
     let c = condition(&parent(t, "r").conditions, "PartiallyInvalid");
     assert_eq!(sr(c), (true, "UnsupportedValue"));
     c.message.clone()
-}
-
-fn assert_mentions(text: &str, expected: &[&str]) {
-    for e in expected {
-        assert!(text.contains(e), "{e:?} missing from {text}");
-    }
 }
 
 fn mirrors(r: &Route) -> Vec<&Mirror> {

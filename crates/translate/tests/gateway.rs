@@ -59,7 +59,7 @@ fn gateway_of_a_class_with_another_controller_name_is_not_ours() {
 
 #[test]
 fn http_listener_becomes_a_config_listener_with_full_status() {
-    let t = run(&[GATEWAY, APP_SERVICE, ROUTE]);
+    let t = run(&[GATEWAY, &app_service(), ROUTE]);
     let l = listener(&t, "gateway/default/web/http");
     assert_eq!(
         (l.port, l.protocol, l.hostname.as_deref()),
@@ -190,7 +190,7 @@ fn unsupported_route_kinds_are_reported_on_the_listener() {
       port: 81
       allowedRoutes:
         kinds: [{kind: GRPCRoute}]"#;
-    let t = run(&[&gateway(listeners), APP_SERVICE, ROUTE]);
+    let t = run(&[&gateway(listeners), &app_service(), ROUTE]);
     let gw = status(&t, "Gateway", Some("default"), "web");
     let http = gw.listeners.iter().find(|l| l.name == "http").unwrap();
     let refs = condition(&http.conditions, "ResolvedRefs");
@@ -214,7 +214,7 @@ fn listener_with_only_unsupported_kinds_supports_nothing_and_is_not_programmed()
       port: 80
       allowedRoutes:
         kinds: [{kind: TCPRoute}, {group: example.com, kind: HTTPRoute}]"#;
-    let t = run(&[&gateway(listeners), APP_SERVICE, ROUTE]);
+    let t = run(&[&gateway(listeners), &app_service(), ROUTE]);
     let l = listener_status(&t, "default", "web", "tcp-only");
     assert!(l.supported_kinds.is_empty());
     let refs = condition(&l.conditions, "ResolvedRefs");
@@ -271,7 +271,7 @@ spec:
     - matches: [{path: {value: /a}}]
     - matches: [{path: {value: /b}}]
 "#;
-    let t = run(&[GATEWAY, APP_SERVICE, ROUTE, two_refs]);
+    let t = run(&[GATEWAY, &app_service(), ROUTE, two_refs]);
     let gw = status(&t, "Gateway", Some("default"), "web");
     assert_eq!(gw.listeners[0].attached_routes, 2);
     let l = listener(&t, "gateway/default/web/http");

@@ -6,9 +6,10 @@ mod common;
 
 use common::*;
 use fairlead_route::{
-    BackendTarget, Filter, HeaderMatch, HeaderModifier, PathMatch, RouteKind, RouteMatch, RouteOrder,
+    BackendTarget, Filter, HeaderMatch, HeaderModifier, PathMatch, Route, RouteKind, RouteMatch, RouteOrder,
     StringMatch, UpstreamProtocol,
 };
+use fairlead_translate::{parse_documents, Translation};
 
 /// A GRPCRoute `default/<name>` created at 2024-01-02T03:04:05Z.
 fn grpc(name: &str, spec: &str) -> String {
@@ -17,8 +18,27 @@ fn grpc(name: &str, spec: &str) -> String {
 
 const TO_WEB: &str = "  parentRefs: [{name: web}]\n";
 
-fn path_of(t: &fairlead_translate::Translation, id: &str) -> Vec<PathMatch> {
-    route(listener(t, "gateway/default/web/http"), id)
+/// Rule `index` of GRPCRoute `default/<name>` on listener `web/http`.
+fn rule<'a>(t: &'a Translation, name: &str, index: usize) -> &'a Route {
+    route(
+        listener(t, "gateway/default/web/http"),
+        &format!("grpcroute/default/{name}/rule/{index}"),
+    )
+}
+
+fn rule_ids(t: &Translation) -> Vec<&str> {
+    route_ids(listener(t, "gateway/default/web/http"))
+}
+
+/// The PartiallyInvalid message of GRPCRoute `default/r`, failing when the condition is absent.
+fn partially_invalid(t: &Translation) -> String {
+    let c = condition(&parent_of(t, "GRPCRoute", "r").conditions, "PartiallyInvalid");
+    assert_eq!(sr(c), (true, "UnsupportedValue"));
+    c.message.clone()
+}
+
+fn path_of(t: &Translation, name: &str, index: usize) -> Vec<PathMatch> {
+    rule(t, name, index)
         .matches
         .iter()
         .map(|m| m.path.clone())
@@ -36,8 +56,8 @@ fn method_matches_become_path_matches() {
     - matches: [{{method: {{type: RegularExpression, method: \"W.*\"}}}}]
     - backendRefs: [{{name: grpc, port: 50051}}]"
     );
-    let t = run(&[GATEWAY, GRPC_SERVICE, &grpc("health", &spec)]);
-    let p = |i: usize| path_of(&t, &format!("grpcroute/default/health/rule/{i}"));
+    let t = run(&[GATEWAY, &grpc_service(), &grpc("health", &spec)]);
+    let p = |i: usize| path_of(&t, "health", i);
     assert_eq!(p(0), [PathMatch::Exact("/grpc.health.v1.Health/Check".into())]);
     assert_eq!(p(1), [PathMatch::Prefix("/grpc.health.v1.Health".into())]);
     assert_eq!(p(2), [PathMatch::RegularExpression("/[^/]+/Check".into())]);
@@ -48,10 +68,7 @@ fn method_matches_become_path_matches() {
         )]
     );
     assert_eq!(p(4), [PathMatch::RegularExpression("/[^/]+/(?:W.*)".into())]);
-    let all = route(
-        listener(&t, "gateway/default/web/http"),
-        "grpcroute/default/health/rule/5",
-    );
+    let all = rule(&t, "health", 5);
     assert!(all.matches.is_empty(), "no matches means every call");
     assert_eq!(accepted_of(&t, "GRPCRoute", "health"), (true, "Accepted"));
     assert!(!t.status.has_problems(), "{:#?}", t.status);
@@ -70,11 +87,8 @@ fn route_carries_kind_order_headers_and_h2c_backends() {
             - {{name: X-Version, type: RegularExpression, value: \"v[0-9]+\"}}
       backendRefs: [{{name: grpc, port: 50051, weight: 3}}, {{name: app, port: 80}}]"
     );
-    let t = run(&[GATEWAY, GRPC_SERVICE, APP_SERVICE, &grpc("api", &spec)]);
-    let r = route(
-        listener(&t, "gateway/default/web/http"),
-        "grpcroute/default/api/rule/0",
-    );
+    let t = run(&[GATEWAY, &grpc_service(), &app_service(), &grpc("api", &spec)]);
+    let r = rule(&t, "api", 0);
     assert_eq!(r.kind, RouteKind::GrpcRoute);
     assert_eq!(r.hostnames, ["api.example.com"]);
     assert_eq!(
@@ -132,26 +146,18 @@ fn invalid_method_matches_and_regexes_drop_only_their_rule() {
     - matches: [{{method: {{service: ok.Svc}}}}]"
     );
     let t = run(&[GATEWAY, &grpc("r", &spec)]);
-    assert_eq!(
-        route_ids(listener(&t, "gateway/default/web/http")),
-        ["grpcroute/default/r/rule/4"]
-    );
+    assert_eq!(rule_ids(&t), ["grpcroute/default/r/rule/4"]);
     let p = parent_of(&t, "GRPCRoute", "r");
     assert_eq!(sr(condition(&p.conditions, "Accepted")), (true, "Accepted"));
-    let partial = condition(&p.conditions, "PartiallyInvalid");
-    assert_eq!(sr(partial), (true, "UnsupportedValue"));
-    for needle in [
-        "rule 0: matches[0].method: one or both of service and method must be set",
-        "rule 1: matches[0].method.service: \"bad/name\"",
-        "rule 2: matches[0].method.service: invalid regular expression",
-        "rule 3: matches[0].headers[0].value: invalid regular expression",
-    ] {
-        assert!(
-            partial.message.contains(needle),
-            "{needle:?} in {}",
-            partial.message
-        );
-    }
+    assert_mentions(
+        &partially_invalid(&t),
+        &[
+            "rule 0: matches[0].method: one or both of service and method must be set",
+            "rule 1: matches[0].method.service: \"bad/name\"",
+            "rule 2: matches[0].method.service: invalid regular expression",
+            "rule 3: matches[0].headers[0].value: invalid regular expression",
+        ],
+    );
 }
 
 #[test]
@@ -180,11 +186,8 @@ fn header_modifiers_apply_at_rule_and_backend_level() {
             - type: RequestHeaderModifier
               requestHeaderModifier: {{set: [{{name: x-backend, value: v1}}]}}"
     );
-    let t = run(&[GATEWAY, GRPC_SERVICE, &grpc("r", &spec)]);
-    let r = route(
-        listener(&t, "gateway/default/web/http"),
-        "grpcroute/default/r/rule/0",
-    );
+    let t = run(&[GATEWAY, &grpc_service(), &grpc("r", &spec)]);
+    let r = rule(&t, "r", 0);
     assert_eq!(
         r.filters,
         [
@@ -220,11 +223,8 @@ fn request_mirror_resolves_its_backend_or_is_dropped() {
           requestMirror: {{backendRef: {{name: nowhere, port: 80}}}}
       backendRefs: [{{name: grpc, port: 50051}}]"
     );
-    let t = run(&[GATEWAY, GRPC_SERVICE, APP_SERVICE, &grpc("r", &spec)]);
-    let r = route(
-        listener(&t, "gateway/default/web/http"),
-        "grpcroute/default/r/rule/0",
-    );
+    let t = run(&[GATEWAY, &grpc_service(), &app_service(), &grpc("r", &spec)]);
+    let r = rule(&t, "r", 0);
     assert_eq!(
         r.filters.len(),
         1,
@@ -257,17 +257,9 @@ fn mirror_with_an_impossible_share_drops_the_rule() {
           requestMirror: {{backendRef: {{name: app, port: 80}}, fraction: {{numerator: 3, denominator: 2}}}}
     - matches: [{{method: {{service: ok.Svc}}}}]"
     );
-    let t = run(&[GATEWAY, APP_SERVICE, &grpc("r", &spec)]);
-    assert_eq!(
-        route_ids(listener(&t, "gateway/default/web/http")),
-        ["grpcroute/default/r/rule/1"]
-    );
-    let partial = condition(&parent_of(&t, "GRPCRoute", "r").conditions, "PartiallyInvalid");
-    assert!(
-        partial.message.contains("filters[0].requestMirror"),
-        "{}",
-        partial.message
-    );
+    let t = run(&[GATEWAY, &app_service(), &grpc("r", &spec)]);
+    assert_eq!(rule_ids(&t), ["grpcroute/default/r/rule/1"]);
+    assert_mentions(&partially_invalid(&t), &["rule 0: filters[0].requestMirror"]);
 }
 
 #[test]
@@ -280,11 +272,8 @@ fn extension_ref_is_kept_as_unsupported_and_reported() {
           port: 50051
           filters: [{{type: ExtensionRef, extensionRef: {{group: example.com, kind: Rate, name: b}}}}]"
     );
-    let t = run(&[GATEWAY, GRPC_SERVICE, &grpc("r", &spec)]);
-    let r = route(
-        listener(&t, "gateway/default/web/http"),
-        "grpcroute/default/r/rule/0",
-    );
+    let t = run(&[GATEWAY, &grpc_service(), &grpc("r", &spec)]);
+    let r = rule(&t, "r", 0);
     let unsupported = Filter::Unsupported {
         name: "ExtensionRef".into(),
     };
@@ -292,50 +281,160 @@ fn extension_ref_is_kept_as_unsupported_and_reported() {
     assert_eq!(r.backends[0].filters, [unsupported]);
     let p = parent_of(&t, "GRPCRoute", "r");
     assert_eq!(sr(condition(&p.conditions, "Accepted")), (true, "Accepted"));
-    let partial = condition(&p.conditions, "PartiallyInvalid");
-    assert_eq!(sr(partial), (true, "UnsupportedValue"));
-    assert!(
-        partial.message.contains("example.com/Auth a") && partial.message.contains("example.com/Rate b"),
-        "{}",
-        partial.message
+    assert_mentions(
+        &partially_invalid(&t),
+        &["example.com/Auth a", "example.com/Rate b"],
     );
+}
+
+/// Service `other/svc` port 9000 with one ready endpoint 10.1.0.1:9000.
+fn other_ns_service() -> String {
+    service_with_endpoint("other", "svc", "grpc", 9000, "10.1.0.1", 9000)
+}
+
+/// A ReferenceGrant in `other` letting routes of `kind` in `default` reach its Services.
+fn grant_from(kind: &str) -> String {
+    format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {{name: from-{kind}, namespace: other}}
+spec:
+  from: [{{group: gateway.networking.k8s.io, kind: {kind}, namespace: default}}]
+  to: [{{group: "", kind: Service}}]
+"#
+    )
 }
 
 #[test]
 fn backends_need_a_reference_grant_for_grpc_routes() {
-    let other_ns = r#"
-apiVersion: v1
-kind: Service
-metadata: {name: svc, namespace: other}
-spec: {ports: [{port: 9000}]}
-"#;
-    let http_only_grant = r#"
-apiVersion: gateway.networking.k8s.io/v1beta1
-kind: ReferenceGrant
-metadata: {name: http-only, namespace: other}
-spec:
-  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]
-  to: [{group: "", kind: Service}]
-"#;
-    let grpc_grant = http_only_grant
-        .replace("http-only", "grpc")
-        .replace("kind: HTTPRoute", "kind: GRPCRoute");
     let spec = format!("{TO_WEB}  rules: [{{backendRefs: [{{name: svc, namespace: other, port: 9000}}]}}]");
-    let denied = run(&[GATEWAY, other_ns, http_only_grant, &grpc("r", &spec)]);
+    let denied = run(&[
+        GATEWAY,
+        &other_ns_service(),
+        &grant_from("HTTPRoute"),
+        &grpc("r", &spec),
+    ]);
     let refs = condition(&parent_of(&denied, "GRPCRoute", "r").conditions, "ResolvedRefs");
     assert_eq!(sr(refs), (false, "RefNotPermitted"));
     assert!(refs.message.contains("GRPCRoutes"), "{}", refs.message);
 
-    let granted = run(&[GATEWAY, other_ns, &grpc_grant, &grpc("r", &spec)]);
+    let granted = run(&[
+        GATEWAY,
+        &other_ns_service(),
+        &grant_from("GRPCRoute"),
+        &grpc("r", &spec),
+    ]);
     let refs = condition(&parent_of(&granted, "GRPCRoute", "r").conditions, "ResolvedRefs");
     assert_eq!(sr(refs), (true, "ResolvedRefs"));
-    let r = route(
-        listener(&granted, "gateway/default/web/http"),
-        "grpcroute/default/r/rule/0",
-    );
+    let r = rule(&granted, "r", 0);
     assert!(
         matches!(&r.backends[0].target, BackendTarget::Service(s) if s.protocol == UpstreamProtocol::H2c)
     );
+}
+
+#[test]
+fn mirrors_need_a_reference_grant_for_grpc_routes() {
+    let spec = format!(
+        "{TO_WEB}  rules:
+    - filters: [{{type: RequestMirror, requestMirror: {{backendRef: {{name: svc, namespace: other, port: 9000}}}}}}]
+      backendRefs:
+        - name: grpc
+          port: 50051
+          filters: [{{type: RequestMirror, requestMirror: {{backendRef: {{name: svc, namespace: other, port: 9000}}}}}}]"
+    );
+    let objects = |grant: &str| {
+        [
+            GATEWAY,
+            &grpc_service(),
+            &other_ns_service(),
+            grant,
+            &grpc("r", &spec),
+        ]
+        .join("\n---\n")
+    };
+
+    let denied = run(&[&objects(&grant_from("HTTPRoute"))]);
+    let r = rule(&denied, "r", 0);
+    assert!(r.filters.is_empty(), "{:?}", r.filters);
+    assert!(r.backends[0].filters.is_empty(), "{:?}", r.backends[0].filters);
+    let refs = condition(&parent_of(&denied, "GRPCRoute", "r").conditions, "ResolvedRefs");
+    assert_eq!(sr(refs), (false, "RefNotPermitted"));
+    assert_mentions(
+        &refs.message,
+        &["RequestMirror: backendRef to Service other/svc", "GRPCRoutes"],
+    );
+
+    let granted = run(&[&objects(&grant_from("GRPCRoute"))]);
+    let r = rule(&granted, "r", 0);
+    for filters in [&r.filters, &r.backends[0].filters] {
+        let [Filter::RequestMirror(m)] = filters.as_slice() else {
+            panic!("not one mirror: {filters:?}");
+        };
+        assert_eq!(m.backend.name, "other/svc:9000");
+        assert_eq!(m.backend.protocol, UpstreamProtocol::H2c);
+    }
+    let refs = condition(&parent_of(&granted, "GRPCRoute", "r").conditions, "ResolvedRefs");
+    assert_eq!(sr(refs), (true, "ResolvedRefs"));
+}
+
+#[test]
+fn filters_the_spec_rejects_drop_only_their_rule() {
+    let spec = format!(
+        r#"{TO_WEB}  rules:
+    - filters: [{{type: RequestHeaderModifier, requestHeaderModifier: {{add: [{{name: "bad header", value: "1"}}]}}}}]
+    - filters: [{{type: ResponseHeaderModifier, responseHeaderModifier: {{set: [{{name: x-a, value: "1"}}], remove: [X-A]}}}}]
+    - filters:
+        - {{type: RequestHeaderModifier, requestHeaderModifier: {{add: [{{name: a, value: "1"}}]}}}}
+        - {{type: RequestHeaderModifier, requestHeaderModifier: {{add: [{{name: b, value: "1"}}]}}}}
+    - backendRefs:
+        - name: grpc
+          port: 50051
+          filters:
+            - {{type: ResponseHeaderModifier, responseHeaderModifier: {{add: [{{name: a, value: "1"}}]}}}}
+            - {{type: ResponseHeaderModifier, responseHeaderModifier: {{add: [{{name: b, value: "1"}}]}}}}
+    - filters: [{{type: ExtensionRef}}]
+    - filters: [{{type: RequestHeaderModifier, requestHeaderModifier: {{add: [{{name: a, value: "1"}}]}}, requestMirror: {{backendRef: {{name: grpc, port: 50051}}}}}}]
+    - filters:
+        - {{type: RequestHeaderModifier, requestHeaderModifier: {{set: [{{name: X-Keep, value: "a b"}}]}}}}
+        - {{type: ExtensionRef, extensionRef: {{group: example.com, kind: Auth, name: one}}}}
+        - {{type: ExtensionRef, extensionRef: {{group: example.com, kind: Auth, name: two}}}}"#
+    );
+    let t = run(&[GATEWAY, &grpc_service(), &grpc("r", &spec)]);
+    assert_eq!(
+        rule_ids(&t),
+        ["grpcroute/default/r/rule/6"],
+        "ExtensionRef may repeat"
+    );
+    assert_eq!(accepted_of(&t, "GRPCRoute", "r"), (true, "Accepted"));
+    assert_mentions(
+        &partially_invalid(&t),
+        &[
+            "rule 0: filters[0].requestHeaderModifier: add: \"bad header\" is not a valid header name",
+            "rule 1: filters[0].responseHeaderModifier: header \"X-A\" is named by both set and remove",
+            "rule 2: filters: RequestHeaderModifier filter cannot be repeated",
+            "rule 3: backendRefs[0].filters: ResponseHeaderModifier filter cannot be repeated",
+            "rule 4: filters[0]: type ExtensionRef needs the extensionRef field",
+            "rule 5: filters[0]: requestMirror must not be set when type is RequestHeaderModifier",
+        ],
+    );
+}
+
+#[test]
+fn filter_types_grpcroute_does_not_allow_are_rejected() {
+    for (level, filters) in [
+        ("rule", "  rules: [{filters: [{type: URLRewrite, urlRewrite: {hostname: x.example.com}}]}]"),
+        (
+            "backendRef",
+            "  rules: [{backendRefs: [{name: grpc, port: 50051, filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301}}]}]}]",
+        ),
+    ] {
+        let text = grpc("r", &format!("{TO_WEB}{filters}"));
+        let (objects, errors) = parse_documents("r.yaml", &text);
+        assert!(objects.is_empty(), "{level}: {objects:?}");
+        assert_eq!(errors.len(), 1, "{level}: {errors:?}");
+        assert!(errors[0].to_string().contains("unknown variant"), "{level}: {}", errors[0]);
+    }
 }
 
 #[test]
@@ -461,10 +560,7 @@ fn grpc_routes_get_every_accepted_reason() {
         sr(condition(&foreign.parents[0].conditions, "Accepted")),
         (false, "NotAllowedByListeners")
     );
-    let ok = route(
-        listener(&t, "gateway/default/web/http"),
-        "grpcroute/default/ok/rule/0",
-    );
+    let ok = rule(&t, "ok", 0);
     assert_eq!(ok.hostnames, ["api.example.com"]);
 }
 

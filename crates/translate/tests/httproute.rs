@@ -40,7 +40,7 @@ fn rule_is_converted_with_matches_filters_timeouts_and_order() {
     - filters:
         - type: RequestRedirect
           requestRedirect: {scheme: https, port: 443, statusCode: 301, path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}"#;
-    let t = run(&[GATEWAY, APP_SERVICE, &route("default", "app", spec)]);
+    let t = run(&[GATEWAY, &app_service(), &route("default", "app", spec)]);
     let l = listener(&t, "gateway/default/web/http");
     let r0 = route_of(l, "httproute/default/app/rule/0");
     assert_eq!(r0.kind, RouteKind::HttpRoute);
@@ -461,7 +461,7 @@ fn unsupported_filters_make_the_rule_answer_500_and_are_reported() {
         - {type: ExtensionRef, extensionRef: {group: example.com, kind: Auth, name: sso}}
     - backendRefs: [{name: app, port: 80, filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Rate, name: slow}}]}]
     - backendRefs: [{name: app, port: 80}]"#;
-    let t = run(&[GATEWAY, APP_SERVICE, &route("default", "r", spec)]);
+    let t = run(&[GATEWAY, &app_service(), &route("default", "r", spec)]);
     let l = listener(&t, "gateway/default/web/http");
     assert_eq!(
         route_of(l, "httproute/default/r/rule/0").filters,
@@ -504,7 +504,7 @@ fn resolved_refs_reports_missing_services_and_invalid_kinds_together() {
         - {name: app, port: 80}
         - {name: app}
         - {name: app, port: 81}"#;
-    let t = run(&[GATEWAY, APP_SERVICE, &route("default", "r", spec)]);
+    let t = run(&[GATEWAY, &app_service(), &route("default", "r", spec)]);
     let r = route_of(
         listener(&t, "gateway/default/web/http"),
         "httproute/default/r/rule/0",

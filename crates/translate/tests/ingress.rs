@@ -144,7 +144,7 @@ fn paths_become_routes_on_the_shared_listener() {
         ..Options::default()
     };
     let t = run_with(
-        &[APP_SERVICE, &ingress("shop", ", generation: 2", spec)],
+        &[&app_service(), &ingress("shop", ", generation: 2", spec)],
         &options,
     );
     assert_eq!(t.config.listeners.len(), 1);
@@ -196,7 +196,7 @@ fn paths_become_routes_on_the_shared_listener() {
 #[test]
 fn default_backend_loses_every_tie() {
     let spec = "  ingressClassName: fairlead\n  defaultBackend: {service: {name: app, port: {number: 80}}}";
-    let t = run(&[APP_SERVICE, &ingress("fallback", "", spec)]);
+    let t = run(&[&app_service(), &ingress("fallback", "", spec)]);
     let r = route(listener(&t, "ingress/http"), "ingress/default/fallback/default");
     assert_eq!(r.matches[0].path, PathMatch::Prefix("/".into()));
     assert!(r.hostnames.is_empty());
@@ -206,7 +206,7 @@ fn default_backend_loses_every_tie() {
 #[test]
 fn ingresses_on_the_same_host_merge() {
     let t = run(&[
-        APP_SERVICE,
+        &app_service(),
         &ingress(
             "a",
             "",
@@ -233,7 +233,7 @@ fn identical_paths_go_to_the_oldest_ingress() {
     let old = ", creationTimestamp: \"2023-01-01T00:00:00Z\"";
     let new = ", creationTimestamp: \"2024-01-01T00:00:00Z\"";
     let t = run(&[
-        APP_SERVICE,
+        &app_service(),
         &ingress(
             "newer",
             new,
@@ -274,7 +274,7 @@ fn identical_paths_go_to_the_oldest_ingress() {
 fn equal_age_conflicts_go_to_the_first_namespace_and_name() {
     let ts = ", creationTimestamp: \"2023-01-01T00:00:00Z\"";
     let t = run(&[
-        APP_SERVICE,
+        &app_service(),
         &ingress("b", ts, &simple(Some("fairlead"), "h.example.com", "/", "Prefix")),
         &ingress("a", ts, &simple(Some("fairlead"), "h.example.com", "/", "Prefix")),
     ]);
@@ -291,7 +291,7 @@ fn unresolvable_backends_are_reported() {
           - {path: /a, pathType: Prefix, backend: {service: {name: missing, port: {number: 80}}}}
           - {path: /b, pathType: Prefix, backend: {service: {name: app, port: {name: grpc}}}}
           - {path: /c, pathType: Prefix, backend: {resource: {apiGroup: k8s.example.com, kind: StorageBucket, name: static}}}"#;
-    let t = run(&[APP_SERVICE, &ingress("broken", "", spec)]);
+    let t = run(&[&app_service(), &ingress("broken", "", spec)]);
     let l = listener(&t, "ingress/http");
     assert!(l
         .routes
@@ -318,7 +318,7 @@ fn unresolvable_backends_are_reported() {
 #[test]
 fn no_listener_without_an_ingress_of_ours() {
     let t = run(&[
-        APP_SERVICE,
+        &app_service(),
         &ingress(
             "theirs",
             "",
@@ -333,7 +333,7 @@ fn no_listener_without_an_ingress_of_ours() {
 fn only_the_oldest_default_backend_is_served() {
     let spec = "  ingressClassName: fairlead\n  defaultBackend: {service: {name: app, port: {number: 80}}}";
     let t = run(&[
-        APP_SERVICE,
+        &app_service(),
         &ingress("second", ", creationTimestamp: \"2024-01-01T00:00:00Z\"", spec),
         &ingress("first", ", creationTimestamp: \"2023-01-01T00:00:00Z\"", spec),
     ]);

@@ -256,7 +256,7 @@ fn external_name_services_are_not_resolved() {
 fn weight_zero_backends_are_kept_and_never_an_error() {
     let t = run(&[
         GATEWAY,
-        APP_SERVICE,
+        &app_service(),
         &route_to(
             "[{name: app, port: 80, weight: 0}, {name: app, port: 80, weight: 3}, {name: app, port: 80}]",
         ),
@@ -268,7 +268,7 @@ fn weight_zero_backends_are_kept_and_never_an_error() {
     // Every weight 0: the rule stays, with nothing to pick, so the proxy answers 500.
     let t = run(&[
         GATEWAY,
-        APP_SERVICE,
+        &app_service(),
         &route_to("[{name: app, port: 80, weight: 0}, {name: app, port: 80, weight: 0}]"),
     ]);
     assert!(backends(&t).iter().all(|b| b.weight == 0));

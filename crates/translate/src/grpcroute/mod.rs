@@ -2,44 +2,20 @@
 //! [`crate::attach`], which attaches them exactly like HTTPRoutes (same parentRef, allowedRoutes
 //! and hostname rules) and applies the spec's HTTPRoute/GRPCRoute hostname conflict rule.
 
-mod filters;
 mod rules;
 
-use crate::attach::{self, ParentRefSpec, RouteInput, GRPC_ROUTE};
+use crate::attach::{self, RouteInput, GRPC_ROUTE};
 use crate::backends::Resolver;
 use crate::gateway::Gateways;
-use crate::meta;
 use crate::resources::ResourceSet;
 
-/// Every GRPCRoute with a parentRef to one of our Gateways. Rules are converted (and backends
-/// resolved) only for those.
+/// Every GRPCRoute with a parentRef to one of our Gateways.
 pub(crate) fn inputs<'a>(
     resources: &'a ResourceSet,
     resolver: &mut Resolver<'_>,
     gateways: &Gateways<'_>,
 ) -> Vec<RouteInput<'a>> {
-    let mut out = Vec::new();
-    for route in resources.grpc_routes() {
-        let ns = meta::namespace(&route.metadata);
-        let refs = route.spec.parent_refs.iter().flatten().map(|p| ParentRefSpec {
-            group: p.group.as_deref(),
-            kind: p.kind.as_deref(),
-            namespace: p.namespace.as_deref(),
-            name: &p.name,
-            section_name: p.section_name.as_deref(),
-            port: p.port,
-        });
-        let parents = attach::our_parents(refs, ns, gateways);
-        if parents.is_empty() {
-            continue;
-        }
-        out.push(RouteInput {
-            kind: GRPC_ROUTE,
-            meta: &route.metadata,
-            hostnames: route.spec.hostnames.as_deref().unwrap_or_default(),
-            parents,
-            rules: rules::convert(route, resolver),
-        });
-    }
-    out
+    attach::inputs(GRPC_ROUTE, resources.grpc_routes(), gateways, |route| {
+        rules::convert(route, resolver)
+    })
 }

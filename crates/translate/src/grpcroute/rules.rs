@@ -12,7 +12,13 @@
 //! | none                              | `Prefix("/")`: every call                    |
 //!
 //! Header matches become header matches (names lowercased; of several entries with the same
-//! name only the first counts, as the spec says). Backends are forced to h2c: gRPC needs HTTP/2.
+//! name only the first counts, as the spec says). Backends and mirrors speak h2c: the resolver
+//! defaults a GRPCRoute's Service ports to it, since gRPC needs HTTP/2.
+//!
+//! Filters and backendRefs go through HTTPRoute's conversion ([`crate::httproute`]): GRPCRoute
+//! uses the same header modifier and mirror types, so header names, mirror shares and mirror
+//! resolution are validated once; that conversion also rejects the filter types GRPCRoute does
+//! not allow.
 //!
 //! Precedence: the route table ranks Exact paths, then prefixes (longest first), then regexes,
 //! then the header count, then age and name. The spec ranks by hostname, then the number of
@@ -23,13 +29,13 @@
 //! every service-only match and below a rule without matches (`Prefix("/")`), where the spec
 //! would put a method-only match above a rule without matches.
 
-use super::filters::{self, Converted};
-use crate::attach::Rules;
-use crate::backends::{BackendRef, PortRef, Resolver};
+use crate::attach::{Rules, GRPC_ROUTE};
+use crate::backends::Resolver;
+use crate::httproute::filters::{self, Context, Filters, Level};
+use crate::httproute::rules::{convert_backends, valid_regex, Backends, RuleError as SharedError};
 use crate::meta;
 use fairlead_route::{
-    Backend, BackendTarget, HeaderMatch, PathMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch,
-    Timeouts, UpstreamProtocol,
+    HeaderMatch, PathMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch, Timeouts,
 };
 use gateway_api::grpcroutes::{
     GrpcRoute, GrpcRouteRules, GrpcRouteRulesMatches, GrpcRouteRulesMatchesHeadersType as HeaderType,
@@ -47,14 +53,9 @@ pub(crate) enum RuleError {
         what: &'static str,
         value: String,
     },
-    #[error("{field}: invalid regular expression {pattern:?}: {reason}")]
-    InvalidRegex {
-        field: String,
-        pattern: String,
-        reason: String,
-    },
-    #[error("{field}: {reason}")]
-    InvalidFilter { field: String, reason: String },
+    /// A check shared with HTTPRoute: regexes, filters, backendRefs.
+    #[error(transparent)]
+    Shared(#[from] SharedError),
 }
 
 /// Converts every rule of the route; a rule that cannot be expressed is dropped and named in
@@ -102,19 +103,11 @@ pub(crate) fn convert(route: &GrpcRoute, resolver: &mut Resolver<'_>) -> Rules {
     out
 }
 
-/// A rule's backends, with what the status must report about them.
-#[derive(Default)]
-struct Backends {
-    backends: Vec<Backend>,
-    unsupported: Vec<String>,
-    ref_problems: Vec<crate::backends::RefProblem>,
-}
-
 fn convert_rule(
     rule: &GrpcRouteRules,
     ns: &str,
     resolver: &mut Resolver<'_>,
-) -> Result<(Vec<RouteMatch>, Converted, Backends), RuleError> {
+) -> Result<(Vec<RouteMatch>, Filters, Backends), RuleError> {
     let matches = rule
         .matches
         .iter()
@@ -122,39 +115,29 @@ fn convert_rule(
         .enumerate()
         .map(|(i, m)| convert_match(i, m))
         .collect::<Result<Vec<_>, _>>()?;
-    let specs = rule.filters.iter().flatten().map(filters::rule_filter).collect();
-    let rule_filters = filters::convert("filters", specs, ns, resolver)?;
-    let mut out = Backends::default();
-    for (i, backend) in rule.backend_refs.iter().flatten().enumerate() {
-        let specs = backend
-            .filters
-            .iter()
-            .flatten()
-            .map(filters::backend_filter)
-            .collect();
-        let field = format!("backendRefs[{i}].filters");
-        let backend_filters = filters::convert(&field, specs, ns, resolver)?;
-        let reference = BackendRef {
-            group: backend.group.as_deref().unwrap_or_default(),
-            kind: backend.kind.as_deref().unwrap_or("Service"),
-            namespace: backend.namespace.as_deref().unwrap_or(ns),
-            name: &backend.name,
-            port: backend.port.map_or(PortRef::Missing, PortRef::Number),
-            // Negative weights are rejected by the API server; read them as "never".
-            weight: backend.weight.map_or(1, |w| u32::try_from(w).unwrap_or(0)),
-        };
-        let (mut resolved, problem) = resolver.route_backend("GRPCRoute", ns, &reference);
-        if let BackendTarget::Service(service) = &mut resolved.target {
-            // gRPC is HTTP/2 only, whatever the Service port's appProtocol says.
-            service.protocol = UpstreamProtocol::H2c;
-        }
-        resolved.filters = backend_filters.filters;
-        out.backends.push(resolved);
-        out.ref_problems.extend(problem);
-        out.ref_problems.extend(backend_filters.ref_problems);
-        out.unsupported.extend(backend_filters.unsupported);
-    }
-    Ok((matches, rule_filters, out))
+    let backend_refs = filters::reread(
+        "backendRefs",
+        "backendRef",
+        rule.backend_refs.as_deref().unwrap_or_default(),
+    )?;
+    let mut ctx = Context {
+        from_kind: GRPC_ROUTE,
+        namespace: ns,
+        // Only URLRewrite and RequestRedirect read this, and GRPCRoute allows neither.
+        all_prefix: false,
+        resolver,
+    };
+    let level = Level::Rule {
+        has_backends: !backend_refs.is_empty(),
+    };
+    let rule_filters = filters::convert_list(
+        "filters",
+        rule.filters.as_deref().unwrap_or_default(),
+        level,
+        &mut ctx,
+    )?;
+    let backends = convert_backends(&backend_refs, &mut ctx)?;
+    Ok((matches, rule_filters, backends))
 }
 
 fn convert_match(index: usize, m: &GrpcRouteRulesMatches) -> Result<RouteMatch, RuleError> {
@@ -244,30 +227,6 @@ fn valid_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Checks a pattern in the anchored form the route compiler uses, so a rule the compiler would
-/// reject is reported here, against the field the user wrote.
-fn valid_regex(field: &str, pattern: &str) -> Result<String, RuleError> {
-    match regex::Regex::new(&format!("^(?:{pattern})$")) {
-        Ok(_) => Ok(pattern.to_string()),
-        Err(err) => {
-            // regex's syntax errors span several lines (pattern, caret, message): keep the last.
-            let text = err.to_string();
-            let reason = text
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or("invalid")
-                .to_string();
-            Err(RuleError::InvalidRegex {
-                field: field.to_string(),
-                pattern: pattern.to_string(),
-                reason,
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,7 +278,7 @@ mod tests {
         );
         assert!(matches!(
             path(Some("("), None),
-            Err(RuleError::InvalidRegex { ref field, .. }) if field == "m.service"
+            Err(RuleError::Shared(SharedError::InvalidRegex { ref field, .. })) if field == "m.service"
         ));
     }
 

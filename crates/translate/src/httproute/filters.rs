@@ -9,7 +9,9 @@
 //!
 //! The backendRef-level filters (and GRPCRoute's) are distinct generated types with the same
 //! serialized shape as [`HttpRouteRulesFilters`]; [`convert_list`] reads them through serde so
-//! that one code path validates every filter list.
+//! that one code path validates every filter list. GRPCRoute allows only RequestHeaderModifier,
+//! ResponseHeaderModifier, RequestMirror and ExtensionRef; any other type in a list converted
+//! for a GRPCRoute makes the rule invalid.
 
 mod cors;
 mod headers;
@@ -17,9 +19,11 @@ mod mirror;
 mod redirect;
 
 use super::rules::RuleError;
+use crate::attach::GRPC_ROUTE;
 use crate::backends::{RefProblem, Resolver};
 use fairlead_route::Filter;
 use gateway_api::experimental::httproutes::{HttpRouteRulesFilters, HttpRouteRulesFiltersType as Type};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// A filter list converted: the filters, the names of those the proxy will answer 500 for, and
@@ -62,6 +66,37 @@ const SINGLE: [Type; 5] = [
     Type::Cors,
 ];
 
+/// The filter types of GRPCRoute's `GRPCRouteFilterType` enum.
+const GRPC_TYPES: [Type; 4] = [
+    Type::RequestHeaderModifier,
+    Type::ResponseHeaderModifier,
+    Type::RequestMirror,
+    Type::ExtensionRef,
+];
+
+/// Reads items of one generated type as another with the same serialized shape (GRPCRoute's
+/// or backendRef-level types as their HTTPRoute rule-level counterparts). `field` names the
+/// list and `what` the item (`filter`, `backendRef`) in errors.
+pub(crate) fn reread<T: Serialize, U: DeserializeOwned>(
+    field: &str,
+    what: &'static str,
+    items: &[T],
+) -> Result<Vec<U>, RuleError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::to_value(item)
+                .and_then(serde_json::from_value)
+                .map_err(|err| RuleError::Unreadable {
+                    field: format!("{field}[{i}]"),
+                    what,
+                    reason: err.to_string(),
+                })
+        })
+        .collect()
+}
+
 /// Converts any list of filters that serializes like [`HttpRouteRulesFilters`]
 /// (`HttpRouteRulesBackendRefsFilters`, GRPCRoute filters). `field` names the list
 /// (`backendRefs[0].filters`) in errors and reports.
@@ -71,18 +106,7 @@ pub(crate) fn convert_list<T: Serialize>(
     level: Level,
     ctx: &mut Context<'_, '_>,
 ) -> Result<Filters, RuleError> {
-    let specs = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            serde_json::to_value(spec)
-                .and_then(serde_json::from_value::<HttpRouteRulesFilters>)
-                .map_err(|err| RuleError::InvalidFilter {
-                    field: format!("{field}[{i}]"),
-                    reason: format!("not a valid HTTPRoute filter: {err}"),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let specs: Vec<HttpRouteRulesFilters> = reread(field, "filter", specs)?;
     convert(field, &specs, level, ctx)
 }
 
@@ -93,6 +117,9 @@ pub(crate) fn convert(
     level: Level,
     ctx: &mut Context<'_, '_>,
 ) -> Result<Filters, RuleError> {
+    if ctx.from_kind == GRPC_ROUTE {
+        check_grpc_types(field, specs)?;
+    }
     check_combination(field, specs, level)?;
     let mut out = Filters::default();
     for (i, spec) in specs.iter().enumerate() {
@@ -158,6 +185,21 @@ pub(crate) fn convert(
         out.filters.push(filter);
     }
     Ok(out)
+}
+
+/// GRPCRoute's filter type is an enum of [`GRPC_TYPES`]: the API server rejects any other type.
+fn check_grpc_types(field: &str, specs: &[HttpRouteRulesFilters]) -> Result<(), RuleError> {
+    match specs
+        .iter()
+        .enumerate()
+        .find(|(_, f)| !GRPC_TYPES.contains(&f.r#type))
+    {
+        Some((i, f)) => Err(RuleError::InvalidFilter {
+            field: format!("{field}[{i}]"),
+            reason: format!("type {} is not a GRPCRoute filter type", type_name(&f.r#type)),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The rules the spec's CEL validation puts on a whole list.
@@ -233,5 +275,59 @@ fn type_name(t: &Type) -> &'static str {
         Type::ExtensionRef => "ExtensionRef",
         Type::Cors => "CORS",
         Type::ExternalAuth => "ExternalAuth",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attach::HTTP_ROUTE;
+    use crate::resources::ResourceSet;
+    use serde_json::json;
+
+    fn convert_one(from_kind: &'static str, spec: serde_json::Value) -> Result<Filters, RuleError> {
+        let resources = ResourceSet::default();
+        let mut ctx = Context {
+            from_kind,
+            namespace: "default",
+            all_prefix: true,
+            resolver: &mut Resolver::new(&resources),
+        };
+        let spec: HttpRouteRulesFilters = serde_json::from_value(spec).unwrap();
+        convert("filters", &[spec], Level::Backend, &mut ctx)
+    }
+
+    #[test]
+    fn grpc_routes_reject_the_filter_types_only_httproute_has() {
+        let http_only = [
+            (
+                "URLRewrite",
+                json!({"type": "URLRewrite", "urlRewrite": {"hostname": "x.example.com"}}),
+            ),
+            (
+                "RequestRedirect",
+                json!({"type": "RequestRedirect", "requestRedirect": {"statusCode": 301}}),
+            ),
+            ("CORS", json!({"type": "CORS", "cors": {"allowOrigins": ["*"]}})),
+            (
+                "ExternalAuth",
+                json!({"type": "ExternalAuth", "externalAuth": {"protocol": "HTTP", "backendRef": {"name": "a"}}}),
+            ),
+        ];
+        for (name, spec) in http_only {
+            assert_eq!(
+                convert_one(GRPC_ROUTE, spec.clone()).unwrap_err(),
+                RuleError::InvalidFilter {
+                    field: "filters[0]".into(),
+                    reason: format!("type {name} is not a GRPCRoute filter type"),
+                }
+            );
+            assert!(convert_one(HTTP_ROUTE, spec).is_ok(), "{name}");
+        }
+        let header = json!({"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "a", "value": "1"}]}});
+        assert!(convert_one(GRPC_ROUTE, header).is_ok());
+        let extension =
+            json!({"type": "ExtensionRef", "extensionRef": {"group": "g", "kind": "K", "name": "n"}});
+        assert!(convert_one(GRPC_ROUTE, extension).is_ok());
     }
 }

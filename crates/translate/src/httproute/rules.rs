@@ -1,24 +1,27 @@
 //! HTTPRoute rules to IR routes: matches, filters (rule and backendRef level), timeouts, retry
 //! and backends. A rule that cannot be expressed (invalid regex, bad duration, bad filter) is
 //! dropped with a [`RuleError`] the route's status reports.
+//!
+//! GRPCRoute rules use [`valid_regex`] and [`convert_backends`] too: their backendRefs have the
+//! same fields, and are read as HTTPRoute ones through [`filters::reread`].
 
 mod retry;
 
 use super::filters::{self, Context, Filters, Level};
-use crate::backends::{BackendRef, PortRef, RefProblem, Resolver};
+use crate::attach::{Rules, HTTP_ROUTE};
+use crate::backends::{route_backend_ref, RefProblem, Resolver};
 use crate::meta;
 use fairlead_route::{
-    HeaderMatch, PathMatch, QueryMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch, Timeouts,
+    Backend, HeaderMatch, PathMatch, QueryMatch, Route, RouteKind, RouteMatch, RouteOrder, StringMatch,
+    Timeouts,
 };
 use gateway_api::experimental::httproutes::{
-    HttpRoute, HttpRouteRules, HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType as HeaderType,
-    HttpRouteRulesMatchesMethod as Method, HttpRouteRulesMatchesPathType as PathType,
-    HttpRouteRulesMatchesQueryParamsType as QueryType, HttpRouteRulesTimeouts,
+    HttpRoute, HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesMatches,
+    HttpRouteRulesMatchesHeadersType as HeaderType, HttpRouteRulesMatchesMethod as Method,
+    HttpRouteRulesMatchesPathType as PathType, HttpRouteRulesMatchesQueryParamsType as QueryType,
+    HttpRouteRulesTimeouts,
 };
 use std::str::FromStr;
-
-/// The route kind ReferenceGrants name for these rules.
-const FROM_KIND: &str = "HTTPRoute";
 
 /// Why a rule was dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,18 +48,24 @@ pub(crate) enum RuleError {
     InvalidFilter { field: String, reason: String },
     #[error("retry.{reason}")]
     InvalidRetry { reason: String },
+    /// A GRPCRoute (or backendRef-level) item that does not read as its HTTPRoute counterpart;
+    /// the generated types share their fields, so this means they have drifted apart.
+    #[error("{field}: not a valid HTTPRoute {what}: {reason}")]
+    Unreadable {
+        field: String,
+        what: &'static str,
+        reason: String,
+    },
 }
 
-/// The rules of one HttpRoute, converted once and attached to every listener it reaches.
+/// A rule's backends, with what the status must report about them.
 #[derive(Default)]
-pub(crate) struct ConvertedRules {
-    /// One route per valid rule, without hostnames (those depend on the listener).
-    pub routes: Vec<Route>,
-    /// `rule N: why` for every dropped rule.
-    pub invalid: Vec<String>,
-    /// `rule N: ...` for every kept rule carrying a filter we cannot apply.
+pub(crate) struct Backends {
+    pub backends: Vec<Backend>,
+    /// `backendRefs[i].filters[j]: filter <name>` for every [`fairlead_route::Filter::Unsupported`]
+    /// among the backends' filters.
     pub unsupported: Vec<String>,
-    /// Backends and mirrors of kept rules that did not resolve.
+    /// Backends, and mirrors in their filters, that did not resolve.
     pub ref_problems: Vec<RefProblem>,
 }
 
@@ -69,11 +78,11 @@ struct ConvertedRule {
 
 /// Converts every rule of the route. A rule that fails validation is left out and named in
 /// `invalid`; the others become routes, whatever their backends resolve to.
-pub(crate) fn convert(route: &HttpRoute, resolver: &mut Resolver<'_>) -> ConvertedRules {
+pub(crate) fn convert(route: &HttpRoute, resolver: &mut Resolver<'_>) -> Rules {
     // The API server defaults an absent rules list to one rule matching every path.
     let default_rules = [HttpRouteRules::default()];
     let rules = route.spec.rules.as_deref().unwrap_or(&default_rules);
-    let mut out = ConvertedRules::default();
+    let mut out = Rules::default();
     for (index, rule) in rules.iter().enumerate() {
         match convert_rule(route, index, rule, resolver) {
             Ok(converted) => {
@@ -105,7 +114,7 @@ fn convert_rule(
     let retry = rule.retry.as_ref().map(retry::convert).transpose()?;
     let backend_refs = rule.backend_refs.as_deref().unwrap_or_default();
     let mut ctx = Context {
-        from_kind: FROM_KIND,
+        from_kind: HTTP_ROUTE,
         namespace: ns,
         all_prefix: matches.iter().all(|m| matches!(m.path, PathMatch::Prefix(_))),
         resolver,
@@ -127,35 +136,14 @@ fn convert_rule(
         .into_iter()
         .map(|u| format!("{u} is not supported, so the rule answers 500"))
         .collect();
-    let mut backends = Vec::with_capacity(backend_refs.len());
-    for (i, backend) in backend_refs.iter().enumerate() {
-        let field = format!("backendRefs[{i}].filters");
-        let own = filters::convert_list(
-            &field,
-            backend.filters.as_deref().unwrap_or_default(),
-            Level::Backend,
-            &mut ctx,
-        )?;
-        unsupported.extend(
-            own.unsupported
-                .into_iter()
-                .map(|u| format!("{u} is not supported, so requests sent to that backend answer 500")),
-        );
-        ref_problems.extend(own.ref_problems);
-        let reference = BackendRef {
-            group: backend.group.as_deref().unwrap_or_default(),
-            kind: backend.kind.as_deref().unwrap_or("Service"),
-            namespace: backend.namespace.as_deref().unwrap_or(ns),
-            name: &backend.name,
-            port: backend.port.map_or(PortRef::Missing, PortRef::Number),
-            // Negative weights are rejected by the API server; read them as "never".
-            weight: backend.weight.map_or(1, |w| u32::try_from(w).unwrap_or(0)),
-        };
-        let (mut resolved, problem) = ctx.resolver.route_backend(FROM_KIND, ns, &reference);
-        resolved.filters = own.filters;
-        backends.push(resolved);
-        ref_problems.extend(problem);
-    }
+    let backends = convert_backends(backend_refs, &mut ctx)?;
+    unsupported.extend(
+        backends
+            .unsupported
+            .into_iter()
+            .map(|u| format!("{u} is not supported, so requests sent to that backend answer 500")),
+    );
+    ref_problems.extend(backends.ref_problems);
     Ok(ConvertedRule {
         route: Route {
             id: format!("httproute/{ns}/{name}/rule/{index}"),
@@ -163,7 +151,7 @@ fn convert_rule(
             hostnames: Vec::new(),
             matches,
             filters,
-            backends,
+            backends: backends.backends,
             timeouts,
             retry,
             order: RouteOrder {
@@ -176,6 +164,36 @@ fn convert_rule(
         unsupported,
         ref_problems,
     })
+}
+
+/// Converts a rule's backendRefs: each one's own filters (an invalid one fails the rule), then
+/// the reference, resolved for routes of `ctx.from_kind`.
+pub(crate) fn convert_backends(
+    refs: &[HttpRouteRulesBackendRefs],
+    ctx: &mut Context<'_, '_>,
+) -> Result<Backends, RuleError> {
+    let mut out = Backends::default();
+    for (i, backend) in refs.iter().enumerate() {
+        let field = format!("backendRefs[{i}].filters");
+        let own = filters::convert_list(
+            &field,
+            backend.filters.as_deref().unwrap_or_default(),
+            Level::Backend,
+            ctx,
+        )?;
+        out.unsupported.extend(own.unsupported);
+        out.ref_problems.extend(own.ref_problems);
+        // Negative weights are rejected by the API server; read them as "never".
+        let weight = backend.weight.map_or(1, |w| u32::try_from(w).unwrap_or(0));
+        let reference = route_backend_ref!(backend, ctx.namespace, weight);
+        let (mut resolved, problem) = ctx
+            .resolver
+            .route_backend(ctx.from_kind, ctx.namespace, &reference);
+        resolved.filters = own.filters;
+        out.backends.push(resolved);
+        out.ref_problems.extend(problem);
+    }
+    Ok(out)
 }
 
 fn convert_matches(matches: &[HttpRouteRulesMatches]) -> Result<Vec<RouteMatch>, RuleError> {
@@ -196,7 +214,7 @@ fn convert_match(index: usize, m: &HttpRouteRulesMatches) -> Result<RouteMatch, 
             match path.r#type.as_ref().unwrap_or(&PathType::PathPrefix) {
                 PathType::PathPrefix => PathMatch::Prefix(absolute(&field, value)?),
                 PathType::Exact => PathMatch::Exact(absolute(&field, value)?),
-                PathType::RegularExpression => PathMatch::RegularExpression(valid_regex(&field, value)?),
+                PathType::RegularExpression => PathMatch::RegularExpression(valid_regex(&field, &value)?),
             }
         }
     };
@@ -204,10 +222,9 @@ fn convert_match(index: usize, m: &HttpRouteRulesMatches) -> Result<RouteMatch, 
     for (i, h) in m.headers.iter().flatten().enumerate() {
         let value = match h.r#type.as_ref().unwrap_or(&HeaderType::Exact) {
             HeaderType::Exact => StringMatch::Exact(h.value.clone()),
-            HeaderType::RegularExpression => StringMatch::RegularExpression(valid_regex(
-                &format!("{field}.headers[{i}]"),
-                h.value.clone(),
-            )?),
+            HeaderType::RegularExpression => {
+                StringMatch::RegularExpression(valid_regex(&format!("{field}.headers[{i}]"), &h.value)?)
+            }
         };
         headers.push(HeaderMatch {
             name: h.name.to_ascii_lowercase(),
@@ -218,10 +235,9 @@ fn convert_match(index: usize, m: &HttpRouteRulesMatches) -> Result<RouteMatch, 
     for (i, q) in m.query_params.iter().flatten().enumerate() {
         let value = match q.r#type.as_ref().unwrap_or(&QueryType::Exact) {
             QueryType::Exact => StringMatch::Exact(q.value.clone()),
-            QueryType::RegularExpression => StringMatch::RegularExpression(valid_regex(
-                &format!("{field}.queryParams[{i}]"),
-                q.value.clone(),
-            )?),
+            QueryType::RegularExpression => {
+                StringMatch::RegularExpression(valid_regex(&format!("{field}.queryParams[{i}]"), &q.value)?)
+            }
         };
         query.push(QueryMatch {
             name: q.name.clone(),
@@ -262,10 +278,10 @@ fn absolute(field: &str, value: String) -> Result<String, RuleError> {
 }
 
 /// Checks a pattern in the anchored form the route compiler uses, so a rule the compiler would
-/// reject is reported here, against the object the user wrote.
-fn valid_regex(field: &str, pattern: String) -> Result<String, RuleError> {
+/// reject is reported here, against the field the user wrote.
+pub(crate) fn valid_regex(field: &str, pattern: &str) -> Result<String, RuleError> {
     match regex::Regex::new(&format!("^(?:{pattern})$")) {
-        Ok(_) => Ok(pattern),
+        Ok(_) => Ok(pattern.to_string()),
         Err(err) => {
             // regex's syntax errors span several lines (pattern, caret, message): keep the message.
             let text = err.to_string();
@@ -278,7 +294,7 @@ fn valid_regex(field: &str, pattern: String) -> Result<String, RuleError> {
                 .to_string();
             Err(RuleError::InvalidRegex {
                 field: field.to_string(),
-                pattern,
+                pattern: pattern.to_string(),
                 reason,
             })
         }
@@ -351,7 +367,7 @@ mod tests {
 
     #[test]
     fn regex_errors_keep_the_message_on_one_line() {
-        let err = valid_regex("matches[0].path", "(".to_string()).unwrap_err();
+        let err = valid_regex("matches[0].path", "(").unwrap_err();
         let text = err.to_string();
         assert!(!text.contains('\n'), "{text}");
         assert!(

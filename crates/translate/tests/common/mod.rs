@@ -21,25 +21,48 @@ spec:
     - {name: http, protocol: HTTP, port: 80}
 "#;
 
-/// Service `default/app` port 80 (named http) with one ready endpoint 10.0.0.1:8080.
-pub const APP_SERVICE: &str = r#"
+/// A Service `<ns>/<name>` with one port `port` named `port_name` (no appProtocol), and an
+/// EndpointSlice with one ready endpoint `<ip>:<target_port>` on the port of that name.
+pub fn service_with_endpoint(
+    ns: &str,
+    name: &str,
+    port_name: &str,
+    port: u16,
+    ip: &str,
+    target_port: u16,
+) -> String {
+    format!(
+        r#"
 apiVersion: v1
 kind: Service
-metadata: {name: app, namespace: default}
+metadata: {{name: {name}, namespace: {ns}}}
 spec:
-  ports: [{name: http, port: 80, targetPort: 8080}]
+  ports: [{{name: {port_name}, port: {port}, targetPort: {target_port}}}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
-  name: app-1
-  namespace: default
-  labels: {kubernetes.io/service-name: app}
+  name: {name}-1
+  namespace: {ns}
+  labels: {{kubernetes.io/service-name: {name}}}
 addressType: IPv4
-ports: [{name: http, port: 8080}]
+ports: [{{name: {port_name}, port: {target_port}}}]
 endpoints:
-  - addresses: ["10.0.0.1"]
-"#;
+  - addresses: ["{ip}"]
+"#
+    )
+}
+
+/// Service `default/app` port 80 (named http) with one ready endpoint 10.0.0.1:8080.
+pub fn app_service() -> String {
+    service_with_endpoint("default", "app", "http", 80, "10.0.0.1", 8080)
+}
+
+/// Service `default/grpc` port 50051 (named grpc, no appProtocol) with one ready endpoint
+/// 10.0.0.2:9000.
+pub fn grpc_service() -> String {
+    service_with_endpoint("default", "grpc", "grpc", 50051, "10.0.0.2", 9000)
+}
 
 /// Parses every document (joined with `---`), failing the test on any parse error.
 pub fn load(docs: &[&str]) -> ResourceSet {
@@ -100,6 +123,13 @@ pub fn parent<'a>(t: &'a Translation, name: &str) -> &'a ParentStatus {
     &s.parents[0]
 }
 
+/// Fails unless `text` contains every one of `expected`.
+pub fn assert_mentions(text: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(text.contains(e), "{e:?} missing from {text}");
+    }
+}
+
 /// (status, reason) of a condition, for compact assertions.
 pub fn sr(c: &Condition) -> (bool, &str) {
     (c.status, c.reason.as_str())
@@ -124,26 +154,6 @@ spec:
 "#
     )
 }
-
-/// Service `default/grpc` port 50051 (no appProtocol) with one ready endpoint 10.0.0.2:9000.
-pub const GRPC_SERVICE: &str = r#"
-apiVersion: v1
-kind: Service
-metadata: {name: grpc, namespace: default}
-spec:
-  ports: [{name: grpc, port: 50051, targetPort: 9000}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: grpc-1
-  namespace: default
-  labels: {kubernetes.io/service-name: grpc}
-addressType: IPv4
-ports: [{name: grpc, port: 9000}]
-endpoints:
-  - addresses: ["10.0.0.2"]
-"#;
 
 /// The only parent status of the route `<kind> default/<name>`.
 pub fn parent_of<'a>(t: &'a Translation, kind: &str, name: &str) -> &'a ParentStatus {

@@ -1,7 +1,7 @@
 //! RequestMirror: the mirrored share of requests, and the backendRef resolved like a backend.
 
 use super::{Context, RuleError};
-use crate::backends::{BackendRef, PortRef, RefProblem};
+use crate::backends::{route_backend_ref, RefProblem};
 use fairlead_route::Mirror;
 use gateway_api::experimental::httproutes::HttpRouteRulesFiltersRequestMirror;
 
@@ -16,15 +16,7 @@ pub(super) fn convert(
     ctx: &mut Context<'_, '_>,
 ) -> Result<Result<Mirror, RefProblem>, RuleError> {
     let (numerator, denominator) = share(field, m)?;
-    let b = &m.backend_ref;
-    let reference = BackendRef {
-        group: b.group.as_deref().unwrap_or_default(),
-        kind: b.kind.as_deref().unwrap_or("Service"),
-        namespace: b.namespace.as_deref().unwrap_or(ctx.namespace),
-        name: &b.name,
-        port: b.port.map_or(PortRef::Missing, PortRef::Number),
-        weight: 1,
-    };
+    let reference = route_backend_ref!(m.backend_ref, ctx.namespace, 1);
     Ok(ctx
         .resolver
         .mirror(ctx.from_kind, ctx.namespace, &reference)
@@ -75,4 +67,46 @@ fn share(field: &str, m: &HttpRouteRulesFiltersRequestMirror) -> Result<(u32, u3
     // Both are within 0..=i32::MAX after the checks above.
     let to_u32 = |v: i32| u32::try_from(v).unwrap_or_default();
     Ok((to_u32(numerator), to_u32(denominator)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gateway_api::experimental::httproutes::HttpRouteRulesFiltersRequestMirrorFraction as Fraction;
+
+    fn mirror(
+        percent: Option<i32>,
+        fraction: Option<(i32, Option<i32>)>,
+    ) -> HttpRouteRulesFiltersRequestMirror {
+        HttpRouteRulesFiltersRequestMirror {
+            percent,
+            fraction: fraction.map(|(numerator, denominator)| Fraction {
+                numerator,
+                denominator,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn mirror_share_follows_percent_or_fraction() {
+        assert_eq!(share("f", &mirror(None, None)), Ok((100, 100)));
+        assert_eq!(share("f", &mirror(Some(25), None)), Ok((25, 100)));
+        assert_eq!(share("f", &mirror(None, Some((1, Some(3))))), Ok((1, 3)));
+        assert_eq!(share("f", &mirror(None, Some((7, None)))), Ok((7, 100)));
+    }
+
+    #[test]
+    fn mirror_share_rejects_what_the_api_server_would() {
+        for bad in [
+            mirror(Some(101), None),
+            mirror(Some(-1), None),
+            mirror(None, Some((1, Some(0)))),
+            mirror(None, Some((4, Some(3)))),
+            mirror(None, Some((-1, Some(3)))),
+            mirror(Some(10), Some((1, Some(2)))),
+        ] {
+            assert!(share("f", &bad).is_err(), "{bad:?}");
+        }
+    }
 }
