@@ -1,7 +1,10 @@
-//! The response body type the proxy serves: an upstream body streamed through unchanged, or a
-//! small body the proxy generated (errors, redirects).
+//! The body types the proxy moves: [`ProxyBody`] towards the client (an upstream body streamed
+//! through, or a small body the proxy generated) and [`UpstreamBody`] towards a backend (the
+//! client's body streamed through, teed for mirrors, or held in memory for retries).
 
+use crate::tee::{MirrorBody, Tee};
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::pin::Pin;
@@ -50,6 +53,95 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Upstream(body) => body.size_hint(),
             ProxyBody::Static(data) => SizeHint::with_exact(data.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+}
+
+/// Why a request body stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("reading the client's request body: {0}")]
+    Client(#[from] hyper::Error),
+    /// A mirror copy fell behind or lost its source; the mirror request is cut, never the
+    /// primary.
+    #[error("mirror copy abandoned")]
+    MirrorAbandoned,
+}
+
+/// A request body on its way to a backend.
+#[derive(Debug)]
+pub(crate) enum UpstreamBody {
+    /// The client's body, frame by frame, unchanged.
+    Stream(Incoming),
+    /// The client's body, frame by frame, with a copy of each frame offered to mirrors.
+    Tee(Tee<Incoming>),
+    /// A body held whole in memory (buffered so a retry can resend it, or empty).
+    Full {
+        data: Option<Bytes>,
+        trailers: Option<HeaderMap>,
+    },
+    /// A mirror's copy of a body being teed.
+    Mirror(MirrorBody),
+}
+
+impl UpstreamBody {
+    pub(crate) fn empty() -> UpstreamBody {
+        UpstreamBody::Full {
+            data: None,
+            trailers: None,
+        }
+    }
+
+    /// A body of `data` then `trailers`; an empty `data` sends no data frame.
+    pub(crate) fn full(data: Bytes, trailers: Option<HeaderMap>) -> UpstreamBody {
+        UpstreamBody::Full {
+            data: (!data.is_empty()).then_some(data),
+            trailers,
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        // Every variant is Unpin, so the enum can be projected by hand.
+        match self.get_mut() {
+            UpstreamBody::Stream(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(BodyError::Client))),
+            UpstreamBody::Tee(tee) => Pin::new(tee)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(BodyError::Client))),
+            UpstreamBody::Full { data, trailers } => Poll::Ready(match data.take() {
+                Some(data) => Some(Ok(Frame::data(data))),
+                None => trailers.take().map(|t| Ok(Frame::trailers(t))),
+            }),
+            UpstreamBody::Mirror(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Stream(body) => body.is_end_stream(),
+            UpstreamBody::Tee(tee) => tee.is_end_stream(),
+            UpstreamBody::Full { data, trailers } => data.is_none() && trailers.is_none(),
+            UpstreamBody::Mirror(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamBody::Stream(body) => body.size_hint(),
+            UpstreamBody::Tee(tee) => tee.size_hint(),
+            UpstreamBody::Full { data, .. } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            UpstreamBody::Mirror(body) => body.size_hint(),
         }
     }
 }

@@ -16,10 +16,16 @@ pub(crate) enum ProxyError {
     /// No listener accepts the host, or no route matched.
     #[error("no route")]
     NoRoute,
-    /// The matched route cannot be served as configured (unsupported filter, invalid backend,
-    /// no backends): fail closed.
+    /// The request body could not be read from the client (while buffering it for retries).
+    #[error("reading the request body: {0}")]
+    ClientBody(#[source] hyper::Error),
+    /// The matched route cannot be served as configured (unsupported filter, no backends): fail
+    /// closed.
     #[error("route misconfigured: {0}")]
     Misconfigured(Arc<str>),
+    /// The picked backendRef could not be resolved: its share of the traffic fails.
+    #[error("invalid backend: {0}")]
+    InvalidBackend(Arc<str>),
     /// The chosen Service has no ready endpoints.
     #[error("backend {0} has no endpoints")]
     NoEndpoints(Arc<str>),
@@ -71,9 +77,9 @@ pub(crate) enum ConnectError {
 impl ProxyError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::BadRequest(_) | ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
-            ProxyError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::Misconfigured(_) | ProxyError::InvalidBackend(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyError::NoEndpoints(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Unavailable { .. }
             | ProxyError::Upstream { .. }
@@ -85,9 +91,9 @@ impl ProxyError {
     /// Short plain-text body; never echoes request data back.
     pub(crate) fn body(&self) -> &'static str {
         match self {
-            ProxyError::BadRequest(_) => "bad request\n",
+            ProxyError::BadRequest(_) | ProxyError::ClientBody(_) => "bad request\n",
             ProxyError::NoRoute => "no route\n",
-            ProxyError::Misconfigured(_) => "route misconfigured\n",
+            ProxyError::Misconfigured(_) | ProxyError::InvalidBackend(_) => "route misconfigured\n",
             ProxyError::NoEndpoints(_) => "no endpoints available\n",
             ProxyError::Unavailable { .. } => "backend unavailable\n",
             ProxyError::Upstream { .. } | ProxyError::UnexpectedUpgrade(_) => "bad gateway\n",

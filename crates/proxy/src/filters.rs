@@ -1,55 +1,31 @@
-//! Route filters, compiled once per routing state: header names and values are parsed when the
-//! table is published, not per request. A filter that cannot be applied makes its route fail
-//! closed (500) instead of being ignored.
+//! Route and backendRef filters, compiled once per routing state: header names and values are
+//! parsed, CORS lists joined and mirror targets resolved when the table is published, not per
+//! request. A filter that cannot be applied makes its rule (or, at backendRef level, that
+//! backend's share of the traffic) fail closed with 500 instead of being ignored.
 
-use fairlead_route::{Filter, HeaderModifier, PathModifier, Redirect, UrlRewrite};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use crate::cors::CompiledCors;
+use crate::metrics::Metrics;
+use crate::mirror::MirrorTarget;
+pub(crate) use crate::modifier::CompiledHeaderModifier;
+use crate::pool::PoolRegistry;
+use fairlead_route::{Filter, PathModifier, Redirect, UrlRewrite};
+use http::header::HeaderValue;
 use http::StatusCode;
 use std::sync::Arc;
 
-/// A header modifier with parsed names and values.
-#[derive(Debug, Default)]
-pub(crate) struct CompiledHeaderModifier {
-    set: Vec<(HeaderName, HeaderValue)>,
-    add: Vec<(HeaderName, HeaderValue)>,
-    remove: Vec<HeaderName>,
+/// Where a filter list is attached. RequestRedirect and CORS answer the client themselves, which
+/// only a rule can do: on a backendRef they fail closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Rule,
+    Backend,
 }
 
-impl CompiledHeaderModifier {
-    fn compile(m: &HeaderModifier, kind: &str) -> Result<CompiledHeaderModifier, String> {
-        let pair = |(name, value): &(String, String)| {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("{kind}: invalid header name {name:?}"))?;
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| format!("{kind}: invalid value for header {name:?}"))?;
-            Ok::<_, String>((n, v))
-        };
-        Ok(CompiledHeaderModifier {
-            set: m.set.iter().map(pair).collect::<Result<_, _>>()?,
-            add: m.add.iter().map(pair).collect::<Result<_, _>>()?,
-            remove: m
-                .remove
-                .iter()
-                .map(|name| {
-                    HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| format!("{kind}: invalid header name {name:?}"))
-                })
-                .collect::<Result<_, _>>()?,
-        })
-    }
-
-    /// Gateway API order: set, then add, then remove.
-    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
-        for (name, value) in &self.set {
-            headers.insert(name.clone(), value.clone());
-        }
-        for (name, value) in &self.add {
-            headers.append(name.clone(), value.clone());
-        }
-        for name in &self.remove {
-            headers.remove(name);
-        }
-    }
+/// What compiling filters needs besides the filters: mirror targets get endpoint pools and
+/// metric handles.
+pub(crate) struct BuildCtx<'a> {
+    pub(crate) metrics: &'a Metrics,
+    pub(crate) pools: &'a PoolRegistry,
 }
 
 /// A compiled `RequestRedirect`.
@@ -189,27 +165,35 @@ pub(crate) fn replace_prefix(path: &str, matched_prefix: Option<&str>, replaceme
     out
 }
 
-/// The filters of one route, ready to apply.
-#[derive(Debug, Default)]
+/// The filters of one rule or backendRef, ready to apply.
+#[derive(Default)]
 pub(crate) struct CompiledFilters {
     pub(crate) request_headers: Vec<CompiledHeaderModifier>,
     pub(crate) response_headers: Vec<CompiledHeaderModifier>,
     pub(crate) redirect: Option<CompiledRedirect>,
     pub(crate) rewrite: Option<CompiledRewrite>,
-    /// Set when any filter cannot be applied: the route answers 500 with this reason logged.
+    pub(crate) mirrors: Vec<Arc<MirrorTarget>>,
+    pub(crate) cors: Option<CompiledCors>,
+    /// Set when any filter cannot be applied: the rule (or backend) answers 500 with this reason
+    /// logged.
     pub(crate) failure: Option<Arc<str>>,
 }
 
 impl CompiledFilters {
-    pub(crate) fn compile(filters: &[Filter]) -> CompiledFilters {
+    pub(crate) fn compile(filters: &[Filter], level: Level, ctx: &BuildCtx<'_>) -> CompiledFilters {
         let mut out = CompiledFilters::default();
-        if let Err(reason) = out.add_all(filters) {
-            out.failure = Some(reason.into());
+        if let Err(reason) = out.add_all(filters, level, ctx) {
+            // Nothing half-compiled is used once the filters failed; drop the mirror targets
+            // so their pools are not kept alive for nothing.
+            out = CompiledFilters {
+                failure: Some(reason.into()),
+                ..CompiledFilters::default()
+            };
         }
         out
     }
 
-    fn add_all(&mut self, filters: &[Filter]) -> Result<(), String> {
+    fn add_all(&mut self, filters: &[Filter], level: Level, ctx: &BuildCtx<'_>) -> Result<(), String> {
         for filter in filters {
             match filter {
                 Filter::RequestHeaderModifier(m) => self
@@ -218,6 +202,9 @@ impl CompiledFilters {
                 Filter::ResponseHeaderModifier(m) => self
                     .response_headers
                     .push(CompiledHeaderModifier::compile(m, "ResponseHeaderModifier")?),
+                Filter::RequestRedirect(_) if level == Level::Backend => {
+                    return Err("RequestRedirect is not supported on a backendRef".into())
+                }
                 Filter::RequestRedirect(r) => {
                     if self.redirect.is_some() {
                         return Err("more than one RequestRedirect".into());
@@ -230,8 +217,16 @@ impl CompiledFilters {
                     }
                     self.rewrite = Some(CompiledRewrite::compile(r)?);
                 }
-                Filter::RequestMirror(_) => return Err("RequestMirror is not implemented".into()),
-                Filter::Cors(_) => return Err("CORS is not implemented".into()),
+                Filter::RequestMirror(m) => self.mirrors.push(Arc::new(MirrorTarget::build(m, ctx))),
+                Filter::Cors(_) if level == Level::Backend => {
+                    return Err("CORS is not supported on a backendRef".into())
+                }
+                Filter::Cors(c) => {
+                    if self.cors.is_some() {
+                        return Err("more than one CORS filter".into());
+                    }
+                    self.cors = Some(CompiledCors::compile(c)?);
+                }
                 Filter::Unsupported { name } => return Err(format!("unsupported filter {name}")),
             }
         }
@@ -301,21 +296,89 @@ mod tests {
         );
     }
 
+    fn compile(filters: &[Filter], level: Level) -> CompiledFilters {
+        let metrics = Metrics::new(&mut prometheus_client::registry::Registry::default());
+        let pools = PoolRegistry::new(
+            crate::pool::PoolSettings {
+                connect_timeout: std::time::Duration::from_secs(1),
+                idle_timeout: std::time::Duration::from_secs(1),
+            },
+            1,
+        );
+        CompiledFilters::compile(
+            filters,
+            level,
+            &BuildCtx {
+                metrics: &metrics,
+                pools: &pools,
+            },
+        )
+    }
+
     #[test]
     fn unsupported_filters_fail_closed() {
-        let f = CompiledFilters::compile(&[Filter::Unsupported {
-            name: "ExtensionRef".into(),
-        }]);
+        let f = compile(
+            &[Filter::Unsupported {
+                name: "ExtensionRef".into(),
+            }],
+            Level::Rule,
+        );
         assert!(f.failure.is_some());
-        let f = CompiledFilters::compile(&[Filter::RequestHeaderModifier(HeaderModifier {
-            set: vec![("bad name".into(), "v".into())],
+        let f = compile(
+            &[Filter::RequestHeaderModifier(fairlead_route::HeaderModifier {
+                set: vec![("bad name".into(), "v".into())],
+                ..Default::default()
+            })],
+            Level::Rule,
+        );
+        assert!(f.failure.is_some());
+        let f = compile(
+            &[Filter::RequestRedirect(Redirect {
+                status_code: 200,
+                ..Default::default()
+            })],
+            Level::Rule,
+        );
+        assert!(f.failure.is_some());
+        let f = compile(
+            &[Filter::Cors(Default::default()), Filter::Cors(Default::default())],
+            Level::Rule,
+        );
+        assert!(f.failure.is_some(), "two CORS filters");
+    }
+
+    #[test]
+    fn filters_that_answer_the_client_fail_closed_on_a_backend_ref() {
+        let redirect = Filter::RequestRedirect(Redirect {
+            status_code: 302,
             ..Default::default()
-        })]);
-        assert!(f.failure.is_some());
-        let f = CompiledFilters::compile(&[Filter::RequestRedirect(Redirect {
-            status_code: 200,
-            ..Default::default()
-        })]);
-        assert!(f.failure.is_some());
+        });
+        assert!(compile(std::slice::from_ref(&redirect), Level::Rule)
+            .failure
+            .is_none());
+        assert!(compile(&[redirect], Level::Backend).failure.is_some());
+        let cors = Filter::Cors(Default::default());
+        assert!(compile(std::slice::from_ref(&cors), Level::Rule)
+            .failure
+            .is_none());
+        assert!(compile(&[cors], Level::Backend).failure.is_some());
+    }
+
+    #[test]
+    fn mirrors_compile_at_both_levels() {
+        let mirror = Filter::RequestMirror(fairlead_route::Mirror {
+            backend: fairlead_route::ServiceBackend {
+                name: "ns/mirror:80".into(),
+                protocol: Default::default(),
+                endpoints: vec!["127.0.0.1:9".parse().unwrap()],
+            },
+            numerator: 1,
+            denominator: 2,
+        });
+        for level in [Level::Rule, Level::Backend] {
+            let f = compile(&[mirror.clone(), mirror.clone()], level);
+            assert!(f.failure.is_none());
+            assert_eq!(f.mirrors.len(), 2);
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! Sending a request to a Service backend: adapting it to the upstream protocol, round-robin over
 //! endpoints with failover on connect failure, and tunnelling protocol upgrades.
 
+use crate::body::UpstreamBody;
 use crate::error::{ConnectError, ProxyError};
 use crate::pool::{EndpointPool, SendError};
-use crate::state::ServiceState;
+use crate::state::Upstream;
 use fairlead_route::UpstreamProtocol;
 use http::header::{self, HeaderValue};
+use http::request::Parts;
 use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
@@ -21,7 +23,7 @@ const MAX_ATTEMPTS: usize = 3;
 /// should see as the host (the client's, or a URLRewrite hostname); `path` replaces the path and
 /// query when a rewrite changed them.
 pub(crate) fn prepare(
-    req: &mut Request<Incoming>,
+    req: &mut Parts,
     protocol: UpstreamProtocol,
     host: &HeaderValue,
     path: Option<PathAndQuery>,
@@ -29,7 +31,7 @@ pub(crate) fn prepare(
     let pq = match path {
         Some(pq) => pq,
         None => req
-            .uri()
+            .uri
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/")),
@@ -38,15 +40,15 @@ pub(crate) fn prepare(
         UpstreamProtocol::Http1 => {
             // An HTTP/2 request forwarded unchanged to an HTTP/1 connection is refused by hyper;
             // HTTP/1.0 clients get HTTP/1.1 upstream so keep-alive works.
-            if req.version() == Version::HTTP_2 {
-                crate::headers::join_cookies(req.headers_mut());
+            if req.version == Version::HTTP_2 {
+                crate::headers::join_cookies(&mut req.headers);
             }
-            *req.version_mut() = Version::HTTP_11;
-            *req.uri_mut() = Uri::from(pq);
-            req.headers_mut().insert(header::HOST, host.clone());
+            req.version = Version::HTTP_11;
+            req.uri = Uri::from(pq);
+            req.headers.insert(header::HOST, host.clone());
         }
         UpstreamProtocol::H2c => {
-            *req.version_mut() = Version::HTTP_2;
+            req.version = Version::HTTP_2;
             let authority = host
                 .to_str()
                 .ok()
@@ -56,10 +58,10 @@ pub(crate) fn prepare(
             parts.scheme = Some(Scheme::HTTP);
             parts.authority = Some(authority);
             parts.path_and_query = Some(pq);
-            *req.uri_mut() =
+            req.uri =
                 Uri::from_parts(parts).map_err(|_| ProxyError::BadRequest("cannot build upstream URI"))?;
             // :authority carries the host on HTTP/2.
-            req.headers_mut().remove(header::HOST);
+            req.headers.remove(header::HOST);
         }
     }
     Ok(())
@@ -69,8 +71,8 @@ pub(crate) fn prepare(
 /// Connect failures move on to the next endpoint (at most [`MAX_ATTEMPTS`] in all): no byte of
 /// the request has been sent then. `attempt_timeout` bounds each attempt, including connect.
 pub(crate) async fn send(
-    backend: &ServiceState,
-    mut req: Request<Incoming>,
+    backend: &Upstream,
+    mut req: Request<UpstreamBody>,
     attempt_timeout: Option<Duration>,
 ) -> Result<(Response<Incoming>, SocketAddr), ProxyError> {
     let count = backend.endpoints.len();
@@ -118,13 +120,13 @@ pub(crate) async fn send(
 enum Attempt {
     Done(Response<Incoming>),
     /// Nothing was sent: the request comes back for another endpoint.
-    ConnectFailed(Box<Request<Incoming>>, ConnectError),
+    ConnectFailed(Box<Request<UpstreamBody>>, ConnectError),
     Failed(hyper::Error),
 }
 
 /// One endpoint. A pooled connection the peer closed just before we used it gives the request
 /// back unsent; it is then retried once on a fresh connection.
-async fn send_to(pool: &Arc<EndpointPool>, req: Request<Incoming>) -> Attempt {
+async fn send_to(pool: &Arc<EndpointPool>, req: Request<UpstreamBody>) -> Attempt {
     let mut req = req;
     let mut fresh = false;
     loop {

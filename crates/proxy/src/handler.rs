@@ -1,15 +1,21 @@
 //! The per-request path: one load of the routing state, lookup, filters, backend choice,
 //! forwarding, and the response back, with one metric update and one access-log event.
 //!
-//! Phases, in order: host check (400) → lookup (404) → route filters that fail closed (500) →
-//! redirect (3xx) → weighted backend pick (500 for invalid backends, 503 without endpoints) →
-//! request headers (hop-by-hop, X-Forwarded-*, modifiers, rewrite) → upstream with failover
-//! (502 / 504) → response headers → upgrade tunnel when the backend switched protocols.
+//! Phases, in order: host check (400) → lookup (404) → rule filters that fail closed (500) →
+//! CORS (preflights answered here) → redirect (3xx) → weighted backend pick (500 for invalid
+//! backends or backendRef filters that fail closed, 503 without endpoints) → request headers
+//! (hop-by-hop, X-Forwarded-*, rule then backendRef modifiers and rewrite) → the exchange with
+//! the backend (mirrors, retries, failover; 502 / 504, see [`crate::exchange`]) → response
+//! headers (CORS, rule then backendRef modifiers) → upgrade tunnel when the backend switched
+//! protocols. On GRPCRoute rules the proxy's own errors are gRPC statuses ([`crate::grpc`]).
 
 use crate::body::ProxyBody;
+use crate::cors::CorsDecision;
 use crate::error::ProxyError;
-use crate::filters::RedirectInput;
+use crate::exchange::{exchange, Outgoing};
+use crate::filters::{CompiledRewrite, RedirectInput};
 use crate::forward;
+use crate::grpc;
 use crate::headers::{add_forwarded, is_upgrade_request, remove_hop_by_hop};
 use crate::metrics::RequestHandles;
 use crate::proxy::Shared;
@@ -17,7 +23,7 @@ use crate::state::{BackendState, State};
 use fairlead_route::{normalize_host, Lookup, RequestInfo, UpstreamProtocol};
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
-use http::{Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -44,6 +50,8 @@ struct Outcome<'s> {
     route: Option<&'s str>,
     upstream: Option<SocketAddr>,
     handles: Cow<'s, RequestHandles>,
+    /// Answer errors as gRPC statuses (a GRPCRoute rule, or an unrouted gRPC request).
+    grpc: bool,
 }
 
 /// hyper service entry point: never fails, every problem becomes a response.
@@ -63,12 +71,17 @@ pub(crate) async fn handle(
         route: None,
         upstream: None,
         handles: Cow::Borrowed(&state.unmatched),
+        grpc: false,
     };
     let resp = match proxy(&ctx, &state, req, host.clone(), start, &mut outcome).await {
         Ok(resp) => resp,
         Err(err) => {
             tracing::debug!(error = %err, method = %method, path = uri.path(), "request answered by the proxy");
-            error_response(&err)
+            if outcome.grpc {
+                grpc::error_response(&err)
+            } else {
+                error_response(&err)
+            }
         }
     };
     let status = resp.status();
@@ -132,11 +145,15 @@ async fn proxy<'s>(
         },
     );
     let matched = match lookup {
-        Lookup::NoListener => return Err(ProxyError::NoRoute),
+        Lookup::NoListener => {
+            outcome.grpc = grpc::is_grpc(req.headers());
+            return Err(ProxyError::NoRoute);
+        }
         Lookup::NoRoute { listener } => {
             if let Some(handles) = state.listeners.get(&listener.id) {
                 outcome.handles = Cow::Borrowed(handles);
             }
+            outcome.grpc = grpc::is_grpc(req.headers());
             return Err(ProxyError::NoRoute);
         }
         Lookup::Matched(m) => m,
@@ -146,6 +163,7 @@ async fn proxy<'s>(
         .get(matched.route.index)
         .ok_or_else(|| ProxyError::Misconfigured("route missing from the routing state".into()))?;
     outcome.route = Some(&route.id);
+    outcome.grpc = route.grpc;
     outcome.handles = match route.handles(&matched.listener.id) {
         Some(handles) => Cow::Borrowed(handles),
         // A route the config did not list under this listener: resolve the labels now (rare).
@@ -159,6 +177,20 @@ async fn proxy<'s>(
     if let Some(reason) = &filters.failure {
         return Err(ProxyError::Misconfigured(reason.clone()));
     }
+
+    // CORS answers preflights itself; other requests learn what to add to their response.
+    let cors = match &filters.cors {
+        None => None,
+        Some(cors) => match cors.decide(req.method(), req.headers()) {
+            CorsDecision::Preflight(mut resp) => {
+                for modifier in &filters.response_headers {
+                    modifier.apply(resp.headers_mut());
+                }
+                return Ok(resp);
+            }
+            CorsDecision::Forward(allow_origin) => Some((cors, allow_origin)),
+        },
+    };
 
     if let Some(redirect) = &filters.redirect {
         let normalized = normalize_host(host_str);
@@ -183,47 +215,47 @@ async fn proxy<'s>(
 
     let backend = match route.pick_backend() {
         Some(BackendState::Service(svc)) => svc,
-        Some(BackendState::Invalid(reason)) => return Err(ProxyError::Misconfigured(reason.clone())),
+        Some(BackendState::Invalid(reason)) => return Err(ProxyError::InvalidBackend(reason.clone())),
         None => return Err(ProxyError::Misconfigured("route has no backends".into())),
     };
-    if backend.endpoints.is_empty() {
-        return Err(ProxyError::NoEndpoints(backend.name.clone()));
+    if let Some(reason) = &backend.filters.failure {
+        return Err(ProxyError::Misconfigured(reason.clone()));
+    }
+    let protocol = backend.upstream.protocol;
+    if backend.upstream.endpoints.is_empty() {
+        return Err(ProxyError::NoEndpoints(backend.upstream.name.clone()));
     }
 
     // Only HTTP/1.1 upstreams can switch protocols; for h2c the upgrade headers are dropped.
-    let upgrade =
-        is_upgrade_request(req.version(), req.headers()) && backend.protocol == UpstreamProtocol::Http1;
+    let upgrade = is_upgrade_request(req.version(), req.headers()) && protocol == UpstreamProtocol::Http1;
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     remove_hop_by_hop(req.headers_mut(), upgrade);
     add_forwarded(req.headers_mut(), &ctx.remote_ip, ctx.scheme, host.clone());
-    for modifier in &filters.request_headers {
+    // backendRef filters apply after the rule's.
+    for modifier in filters
+        .request_headers
+        .iter()
+        .chain(&backend.filters.request_headers)
+    {
         modifier.apply(req.headers_mut());
     }
-    let mut upstream_host = host;
-    let mut new_path = None;
-    if let Some(rewrite) = &filters.rewrite {
-        if let Some(h) = &rewrite.hostname {
-            upstream_host = Some(h.clone());
-        }
-        if let Some(path) = rewrite.rewrite_path(uri.path(), matched.matched_prefix) {
-            let pq = match uri.query() {
-                Some(q) => format!("{path}?{q}"),
-                None => path,
-            };
-            new_path = Some(
-                PathAndQuery::try_from(pq)
-                    .map_err(|_| ProxyError::Misconfigured("rewritten path is not a valid URI".into()))?,
-            );
-        }
-    }
-    let upstream_host = match upstream_host {
-        Some(h) => h,
-        // HTTP/1.0 without Host: the upstream request still needs a host (and h2c an authority).
-        None => HeaderValue::from_static("localhost"),
+    let (upstream_host, path) = rewrite(
+        filters.rewrite.as_ref(),
+        backend.filters.rewrite.as_ref(),
+        &uri,
+        matched.matched_prefix,
+        host,
+    )?;
+    let (parts, body) = req.into_parts();
+    let out = Outgoing {
+        parts,
+        body,
+        host: upstream_host,
+        path,
+        upgrade,
     };
-    forward::prepare(&mut req, backend.protocol, &upstream_host, new_path)?;
 
-    let send = forward::send(backend, req, route.backend_timeout);
+    let send = exchange(ctx, route, backend, out);
     let (mut resp, addr) = match route.request_timeout {
         Some(limit) => match tokio::time::timeout_at((start + limit).into(), send).await {
             Ok(result) => result?,
@@ -249,10 +281,54 @@ async fn proxy<'s>(
     } else {
         remove_hop_by_hop(resp.headers_mut(), false);
     }
-    for modifier in &filters.response_headers {
+    if let Some((cors, allow_origin)) = cors {
+        cors.apply(allow_origin, resp.headers_mut());
+    }
+    for modifier in filters
+        .response_headers
+        .iter()
+        .chain(&backend.filters.response_headers)
+    {
         modifier.apply(resp.headers_mut());
     }
     Ok(resp.map(ProxyBody::Upstream))
+}
+
+/// The host and path the backend gets. A backendRef URLRewrite overrides the rule's, field by
+/// field (hostname and path separately).
+fn rewrite(
+    rule: Option<&CompiledRewrite>,
+    backend: Option<&CompiledRewrite>,
+    uri: &Uri,
+    matched_prefix: Option<&str>,
+    host: Option<HeaderValue>,
+) -> Result<(HeaderValue, PathAndQuery), ProxyError> {
+    let hostname = backend
+        .and_then(|r| r.hostname.clone())
+        .or_else(|| rule.and_then(|r| r.hostname.clone()));
+    let path = backend
+        .filter(|r| r.path.is_some())
+        .or(rule)
+        .and_then(|r| r.rewrite_path(uri.path(), matched_prefix));
+    // HTTP/1.0 without Host: the upstream request still needs a host (and h2c an authority).
+    let host = hostname
+        .or(host)
+        .unwrap_or_else(|| HeaderValue::from_static("localhost"));
+    let path = match path {
+        None => uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        Some(path) => {
+            let pq = match uri.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path,
+            };
+            PathAndQuery::try_from(pq)
+                .map_err(|_| ProxyError::Misconfigured("rewritten path is not a valid URI".into()))?
+        }
+    };
+    Ok((host, path))
 }
 
 fn error_response(err: &ProxyError) -> Response<ProxyBody> {

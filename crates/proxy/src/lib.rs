@@ -2,26 +2,35 @@
 //!
 //! A [`Proxy`] listens on every port of the routing table (HTTP/1.1 and h2c on the same port),
 //! routes each request with [`fairlead_route::Table::lookup`] against the state published by the
-//! last [`Proxy::apply`], applies the route's filters, picks a backend by weight and an endpoint
+//! last [`Proxy::apply`], applies the rule's filters (header modifiers, redirect, rewrite, CORS,
+//! mirrors), picks a backend by weight and applies its backendRef filters, picks an endpoint
 //! round-robin, and forwards over pooled upstream connections (HTTP/1.1 or h2c), failing over to
-//! the next endpoint when connecting fails. Problems become short plain-text responses (400, 404,
-//! 500, 502, 503, 504), never panics.
+//! the next endpoint when connecting fails and retrying as the rule's retry policy says.
+//! Problems become short plain-text responses (400, 404, 500, 502, 503, 504) — or gRPC
+//! trailers-only statuses on GRPCRoute rules — never panics.
 //!
 //! Hot-path rules: one atomic load of the routing state per request; everything that can be
 //! prepared when a table is published (parsed filters, weighted choice, endpoint pools, metric
 //! handles) is prepared then.
 
 mod body;
+mod cors;
 mod error;
+mod exchange;
 mod filters;
 mod forward;
+mod grpc;
 mod handler;
 mod headers;
 mod listener;
 mod metrics;
+mod mirror;
+mod modifier;
 mod pool;
 mod proxy;
+mod retry;
 mod state;
+mod tee;
 mod workers;
 
 pub use proxy::Proxy;

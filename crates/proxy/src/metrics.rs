@@ -31,6 +31,12 @@ struct BackendLabels {
     backend: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MirrorLabels {
+    backend: String,
+    result: &'static str,
+}
+
 const CODE_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 fn duration_histogram() -> Histogram {
@@ -43,6 +49,8 @@ pub(crate) struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<ListenerLabels, Histogram, fn() -> Histogram>,
     connect_failures: Family<BackendLabels, Counter>,
+    retries: Family<BackendLabels, Counter>,
+    mirror_requests: Family<MirrorLabels, Counter>,
     table_version: Gauge,
 }
 
@@ -52,6 +60,8 @@ impl Metrics {
             requests: Family::default(),
             duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
             connect_failures: Family::default(),
+            retries: Family::default(),
+            mirror_requests: Family::default(),
             table_version: Gauge::default(),
         };
         registry.register(
@@ -68,6 +78,16 @@ impl Metrics {
             "fairlead_upstream_connect_failures",
             "Failed attempts to connect to a backend endpoint",
             metrics.connect_failures.clone(),
+        );
+        registry.register(
+            "fairlead_upstream_retries",
+            "Requests sent again to a backend after a retriable status or a backend request timeout",
+            metrics.retries.clone(),
+        );
+        registry.register(
+            "fairlead_mirror_requests",
+            "Mirrored request copies, by mirror backend and result (sent, failed, skipped)",
+            metrics.mirror_requests.clone(),
         );
         registry.register(
             "fairlead_table_version",
@@ -103,12 +123,30 @@ impl Metrics {
             .clone()
     }
 
+    /// The retry counter of one backend; its series appears with the first retry.
+    pub(crate) fn retries(&self, backend: &str) -> RetryCounter {
+        RetryCounter {
+            family: self.retries.clone(),
+            backend: backend.into(),
+            counter: OnceLock::new(),
+        }
+    }
+
+    /// The mirror counters of one mirror backend; each result's series appears with its first
+    /// event.
+    pub(crate) fn mirror_handles(&self, backend: &str) -> MirrorHandles {
+        MirrorHandles {
+            family: self.mirror_requests.clone(),
+            backend: backend.into(),
+            by_result: Default::default(),
+        }
+    }
+
     pub(crate) fn set_table_version(&self, version: u64) {
         self.table_version.set(i64::try_from(version).unwrap_or(i64::MAX));
     }
 }
 
-/// Pre-resolved counters and histogram for one (listener, route) pair.
 /// The request metrics of one (listener, route). A status-class series is created on the first
 /// request of that class and then kept, so a table of thousands of routes does not expose (or
 /// hold in memory) five zero series per route, and requests never look labels up after the
@@ -139,5 +177,66 @@ impl RequestHandles {
             .inc();
         }
         self.duration.observe(elapsed.as_secs_f64());
+    }
+}
+
+/// `fairlead_upstream_retries_total` for one backend, created on the first retry so backends of
+/// routes that never retry expose no series.
+#[derive(Debug)]
+pub(crate) struct RetryCounter {
+    family: Family<BackendLabels, Counter>,
+    backend: Box<str>,
+    counter: OnceLock<Counter>,
+}
+
+impl RetryCounter {
+    pub(crate) fn inc(&self) {
+        self.counter
+            .get_or_init(|| {
+                self.family
+                    .get_or_create(&BackendLabels {
+                        backend: self.backend.to_string(),
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+}
+
+/// What became of one mirrored copy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MirrorResult {
+    /// The mirror backend answered (whatever the status).
+    Sent = 0,
+    /// Connecting, sending, or the copied body failed.
+    Failed = 1,
+    /// Not sent: too many mirror requests in flight on this worker.
+    Skipped = 2,
+}
+
+const MIRROR_RESULTS: [&str; 3] = ["sent", "failed", "skipped"];
+
+/// `fairlead_mirror_requests_total` for one mirror backend, one lazily created series per result.
+#[derive(Debug)]
+pub(crate) struct MirrorHandles {
+    family: Family<MirrorLabels, Counter>,
+    backend: Box<str>,
+    by_result: [OnceLock<Counter>; 3],
+}
+
+impl MirrorHandles {
+    pub(crate) fn record(&self, result: MirrorResult) {
+        let index = result as usize;
+        if let (Some(slot), Some(label)) = (self.by_result.get(index), MIRROR_RESULTS.get(index)) {
+            slot.get_or_init(|| {
+                self.family
+                    .get_or_create(&MirrorLabels {
+                        backend: self.backend.to_string(),
+                        result: label,
+                    })
+                    .clone()
+            })
+            .inc();
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! Pools live in a [`PoolRegistry`] that outlives routing-table swaps: a new state picks up the
 //! pools (and their warm connections) of endpoints it shares with the previous one.
 
+use crate::body::UpstreamBody;
 use crate::error::ConnectError;
 use fairlead_route::UpstreamProtocol;
 use http::{Request, Response};
@@ -87,7 +88,7 @@ static EMPTY: WorkerConns = WorkerConns {
 };
 
 struct Idle {
-    sender: http1::SendRequest<Incoming>,
+    sender: http1::SendRequest<UpstreamBody>,
     since: Instant,
 }
 
@@ -105,7 +106,7 @@ struct WorkerConns {
     /// HTTP/1.1 connections ready for a request, most recently used last.
     idle: Mutex<Vec<Idle>>,
     /// The shared HTTP/2 connection, if one is open.
-    h2: Mutex<Option<http2::SendRequest<Incoming>>>,
+    h2: Mutex<Option<http2::SendRequest<UpstreamBody>>>,
 }
 
 /// A connection checked out for one request.
@@ -117,14 +118,14 @@ pub(crate) struct Checkout {
 }
 
 enum Sender {
-    H1(http1::SendRequest<Incoming>),
-    H2(http2::SendRequest<Incoming>),
+    H1(http1::SendRequest<UpstreamBody>),
+    H2(http2::SendRequest<UpstreamBody>),
 }
 
 /// Sending on a checked-out connection failed.
 pub(crate) enum SendError {
     /// The request was not written; it can go to another connection.
-    NotSent(Box<Request<Incoming>>),
+    NotSent(Box<Request<UpstreamBody>>),
     /// The request was (maybe partly) written; it cannot be retried.
     Failed(hyper::Error),
 }
@@ -225,7 +226,7 @@ impl EndpointPool {
         }
     }
 
-    fn take_idle(&self) -> Option<http1::SendRequest<Incoming>> {
+    fn take_idle(&self) -> Option<http1::SendRequest<UpstreamBody>> {
         let mut idle = lock(&self.conns().idle);
         let now = Instant::now();
         while let Some(entry) = idle.pop() {
@@ -236,7 +237,7 @@ impl EndpointPool {
         None
     }
 
-    fn put_idle(&self, sender: http1::SendRequest<Incoming>) {
+    fn put_idle(&self, sender: http1::SendRequest<UpstreamBody>) {
         let mut idle = lock(&self.conns().idle);
         if idle.len() < MAX_IDLE_PER_ENDPOINT {
             idle.push(Idle {
@@ -277,7 +278,7 @@ impl Checkout {
     pub(crate) async fn send(
         self,
         pool: &Arc<EndpointPool>,
-        req: Request<Incoming>,
+        req: Request<UpstreamBody>,
     ) -> Result<Response<Incoming>, SendError> {
         match self.sender {
             Sender::H1(mut sender) => match sender.try_send_request(req).await {

@@ -3,6 +3,7 @@
 
 use crate::listener::{self, ListenerHandle};
 use crate::metrics::Metrics;
+use crate::mirror::{MirrorSlots, MAX_IN_FLIGHT_PER_WORKER};
 use crate::pool::{PoolRegistry, PoolSettings};
 use crate::state::State;
 use crate::workers::Workers;
@@ -28,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) state: ArcSwap<State>,
     pub(crate) metrics: Metrics,
     pub(crate) pools: Arc<PoolRegistry>,
+    /// Mirror copies in flight, per worker.
+    pub(crate) mirror_slots: Arc<MirrorSlots>,
     pub(crate) access_log: bool,
     pub(crate) server: auto::Builder<TokioExecutor>,
     /// Cancelled by `shutdown`: listeners stop accepting, connections drain.
@@ -84,6 +87,7 @@ impl Proxy {
                 state: ArcSwap::from_pointee(state),
                 metrics,
                 pools,
+                mirror_slots: Arc::new(MirrorSlots::new(workers.count(), MAX_IN_FLIGHT_PER_WORKER)),
                 access_log: opts.access_log,
                 server,
                 shutdown: CancellationToken::new(),

@@ -1,13 +1,16 @@
 //! The routing state requests read: the compiled [`Table`] plus everything per route that can be
-//! prepared off the request path (parsed filters, weighted backend choice, endpoint pools,
-//! metric handles). Built whole by `apply`, published with one atomic store.
+//! prepared off the request path (parsed filters, mirror targets, retry policy, weighted backend
+//! choice, endpoint pools, metric handles). Built whole by `apply`, published with one atomic
+//! store.
 
-use crate::filters::CompiledFilters;
-use crate::metrics::{Metrics, RequestHandles};
+use crate::filters::{BuildCtx, CompiledFilters, Level};
+use crate::metrics::{Metrics, RequestHandles, RetryCounter};
 use crate::pool::{EndpointPool, PoolRegistry};
-use fairlead_route::{CompiledRoute, CompiledTarget, Config, Table, UpstreamProtocol};
+use crate::retry::RetryPolicy;
+use fairlead_route::{CompiledRoute, CompiledTarget, Config, RouteKind, Table, UpstreamProtocol};
 use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,12 +29,15 @@ pub(crate) struct State {
 /// Per-route data prepared when the state is built.
 pub(crate) struct RouteState {
     pub(crate) id: Arc<str>,
+    /// A GRPCRoute rule: errors the proxy answers itself are gRPC statuses.
+    pub(crate) grpc: bool,
     pub(crate) filters: CompiledFilters,
     pub(crate) backends: Vec<BackendState>,
     /// Running sums of the backend weights, for a binary-search weighted pick.
     cumulative: Vec<u32>,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) backend_timeout: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
     /// Metric handles per listener the route is attached to (usually one).
     handles: Vec<(String, RequestHandles)>,
 }
@@ -41,8 +47,18 @@ pub(crate) enum BackendState {
     Invalid(Arc<str>),
 }
 
-/// A resolved Service backend and its endpoints' pools, in endpoint order.
+/// A resolved Service backend of a rule, with its backendRef-level filters.
 pub(crate) struct ServiceState {
+    pub(crate) upstream: Upstream,
+    /// Applied after the rule's filters when this backend is picked. Boxed: most backends have
+    /// none, and the backend list stays compact.
+    pub(crate) filters: Box<CompiledFilters>,
+    pub(crate) retries: RetryCounter,
+}
+
+/// A Service's endpoints as pools, in endpoint order, with a round-robin cursor: what requests
+/// and mirror copies are sent to.
+pub(crate) struct Upstream {
     pub(crate) name: Arc<str>,
     pub(crate) protocol: UpstreamProtocol,
     pub(crate) endpoints: Vec<Arc<EndpointPool>>,
@@ -51,7 +67,25 @@ pub(crate) struct ServiceState {
     pub(crate) connect_failures: Counter,
 }
 
-impl ServiceState {
+impl Upstream {
+    pub(crate) fn new(
+        name: &str,
+        protocol: UpstreamProtocol,
+        endpoints: &[SocketAddr],
+        metrics: &Metrics,
+        pools: &PoolRegistry,
+    ) -> Upstream {
+        Upstream {
+            name: name.into(),
+            protocol,
+            endpoints: endpoints.iter().map(|addr| pools.get(*addr, protocol)).collect(),
+            // Start each new state at a random endpoint so frequent table swaps do not keep
+            // sending the first request after each swap to the same endpoint.
+            cursor: AtomicUsize::new(fastrand::usize(..)),
+            connect_failures: metrics.connect_failures(name),
+        }
+    }
+
     /// Starting index for the next request's round-robin walk.
     pub(crate) fn next_start(&self) -> usize {
         self.cursor.fetch_add(1, Ordering::Relaxed)
@@ -70,6 +104,7 @@ impl State {
                 }
             }
         }
+        let ctx = BuildCtx { metrics, pools };
         let routes = table
             .routes()
             .iter()
@@ -78,7 +113,7 @@ impl State {
                     .get(route.id.as_str())
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                RouteState::build(route, listener_ids, metrics, pools)
+                RouteState::build(route, listener_ids, &ctx)
             })
             .collect();
         let listeners = config
@@ -96,12 +131,7 @@ impl State {
 }
 
 impl RouteState {
-    fn build(
-        route: &CompiledRoute,
-        listener_ids: &[&str],
-        metrics: &Metrics,
-        pools: &PoolRegistry,
-    ) -> RouteState {
+    fn build(route: &CompiledRoute, listener_ids: &[&str], ctx: &BuildCtx<'_>) -> RouteState {
         let mut backends = Vec::new();
         let mut cumulative = Vec::new();
         let mut total: u32 = 0;
@@ -110,17 +140,9 @@ impl RouteState {
             cumulative.push(total);
             backends.push(match &backend.target {
                 CompiledTarget::Service(svc) => BackendState::Service(ServiceState {
-                    name: svc.name.as_str().into(),
-                    protocol: svc.protocol,
-                    endpoints: svc
-                        .endpoints
-                        .iter()
-                        .map(|addr| pools.get(*addr, svc.protocol))
-                        .collect(),
-                    // Start each new state at a random endpoint so frequent table swaps do not
-                    // keep sending the first request after each swap to the same endpoint.
-                    cursor: AtomicUsize::new(fastrand::usize(..)),
-                    connect_failures: metrics.connect_failures(&svc.name),
+                    upstream: Upstream::new(&svc.name, svc.protocol, &svc.endpoints, ctx.metrics, ctx.pools),
+                    filters: Box::new(CompiledFilters::compile(&backend.filters, Level::Backend, ctx)),
+                    retries: ctx.metrics.retries(&svc.name),
                 }),
                 CompiledTarget::Invalid { reason } => BackendState::Invalid(reason.as_str().into()),
             });
@@ -128,14 +150,16 @@ impl RouteState {
         let ms = |v: Option<u64>| v.filter(|&ms| ms > 0).map(Duration::from_millis);
         RouteState {
             id: route.id.as_str().into(),
-            filters: CompiledFilters::compile(&route.filters),
+            grpc: route.kind == RouteKind::GrpcRoute,
+            filters: CompiledFilters::compile(&route.filters, Level::Rule, ctx),
             backends,
             cumulative,
             request_timeout: ms(route.timeouts.request_ms),
             backend_timeout: ms(route.timeouts.backend_request_ms),
+            retry: route.retry.as_ref().and_then(RetryPolicy::compile),
             handles: listener_ids
                 .iter()
-                .map(|l| ((*l).to_owned(), metrics.request_handles(l, &route.id)))
+                .map(|l| ((*l).to_owned(), ctx.metrics.request_handles(l, &route.id)))
                 .collect(),
         }
     }

@@ -98,8 +98,13 @@ async fn backend_request_timeout_is_504() {
         config(port, vec![r])
     })
     .await;
-    let resp = get(proxy.port, "slow.example", "/delay/5000").await;
+    let mut client = H1Client::connect(proxy.port).await;
+    let resp = client.get("slow.example", "/delay/5000").await;
     assert_eq!(resp.status, StatusCode::GATEWAY_TIMEOUT);
+    // An answer within the limit passes.
+    let resp = client.get("slow.example", "/delay/1").await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.name(), "slow");
 }
 
 #[tokio::test]

@@ -326,3 +326,117 @@ pub fn tally(names: impl IntoIterator<Item = String>) -> std::collections::BTree
     }
     counts
 }
+
+// ---------------------------------------------------------------------------------------------
+// Recording backends
+
+/// What a recording backend saw of one request (its body read whole).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: http::Method,
+    /// Path and query.
+    pub target: String,
+    pub version: http::Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Seen {
+    /// The host the request was addressed to: `Host`, or the HTTP/2 `:authority`.
+    pub fn host(&self) -> String {
+        self.headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_default()
+    }
+}
+
+async fn seen(req: Request<Incoming>) -> Seen {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let mut headers = parts.headers;
+    if let (None, Some(authority)) = (headers.get("host"), parts.uri.authority()) {
+        headers.insert("host", authority.as_str().parse().unwrap());
+    }
+    Seen {
+        method: parts.method,
+        target: parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_default(),
+        version: parts.version,
+        headers,
+        body,
+    }
+}
+
+/// A backend (HTTP/1.1 and h2c) that reports each request it receives, body included, and
+/// answers `200` with its name as the body.
+pub async fn recorder(name: &'static str) -> (TestBackend, tokio::sync::mpsc::UnboundedReceiver<Seen>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let backend = serve_fn(move |req: Request<Incoming>| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(seen(req).await);
+            Response::new(Full::new(Bytes::from_static(name.as_bytes())))
+        }
+    })
+    .await;
+    (backend, rx)
+}
+
+/// A backend that reports each request as it arrives (without reading its body) and then holds
+/// it, unanswered, until `release` is cancelled.
+pub async fn holding(
+    release: CancellationToken,
+) -> (TestBackend, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let backend = serve_fn(move |req: Request<Incoming>| {
+        let tx = tx.clone();
+        let release = release.clone();
+        async move {
+            let _ = tx.send(req.uri().path().to_owned());
+            release.cancelled().await;
+            Response::new(Full::new(Bytes::new()))
+        }
+    })
+    .await;
+    (backend, rx)
+}
+
+/// Receives the next report of a recording backend, failing the test after [`WAIT`].
+pub async fn next_seen<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>, what: &str) -> T {
+    bounded(what, rx.recv())
+        .await
+        .unwrap_or_else(|| panic!("{what}: backend gone"))
+}
+
+/// The value of one metric sample line (`name{labels}`), or 0 when the series does not exist.
+pub fn metric(proxy: &TestProxy, series: &str) -> u64 {
+    let text = proxy.metrics();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// Waits (bounded by [`WAIT`]) until `series` reaches `at_least`; metrics have no readiness
+/// signal, so this polls.
+pub async fn wait_for_metric(proxy: &TestProxy, series: &str, at_least: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let value = metric(proxy, series);
+        if value >= at_least {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "{series} stayed at {value}, wanted {at_least}:\n{}",
+                proxy.metrics()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
