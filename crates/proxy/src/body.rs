@@ -69,16 +69,20 @@ pub(crate) enum BodyError {
 }
 
 /// A request body on its way to a backend.
+///
+/// The rare variants are boxed so the enum is no bigger than [`Incoming`] plus a tag: a
+/// `Request<UpstreamBody>` is moved several times on every request (through the send futures
+/// and hyper's dispatch channel), and the plain path must not pay for mirrors or retries.
 #[derive(Debug)]
 pub(crate) enum UpstreamBody {
     /// The client's body, frame by frame, unchanged.
     Stream(Incoming),
     /// The client's body, frame by frame, with a copy of each frame offered to mirrors.
-    Tee(Tee<Incoming>),
+    Tee(Box<Tee<Incoming>>),
     /// A body held whole in memory (buffered so a retry can resend it, or empty).
     Full {
         data: Option<Bytes>,
-        trailers: Option<HeaderMap>,
+        trailers: Option<Box<HeaderMap>>,
     },
     /// A mirror's copy of a body being teed.
     Mirror(MirrorBody),
@@ -96,7 +100,7 @@ impl UpstreamBody {
     pub(crate) fn full(data: Bytes, trailers: Option<HeaderMap>) -> UpstreamBody {
         UpstreamBody::Full {
             data: (!data.is_empty()).then_some(data),
-            trailers,
+            trailers: trailers.map(Box::new),
         }
     }
 }
@@ -114,12 +118,12 @@ impl Body for UpstreamBody {
             UpstreamBody::Stream(body) => Pin::new(body)
                 .poll_frame(cx)
                 .map(|f| f.map(|r| r.map_err(BodyError::Client))),
-            UpstreamBody::Tee(tee) => Pin::new(tee)
+            UpstreamBody::Tee(tee) => Pin::new(&mut **tee)
                 .poll_frame(cx)
                 .map(|f| f.map(|r| r.map_err(BodyError::Client))),
             UpstreamBody::Full { data, trailers } => Poll::Ready(match data.take() {
                 Some(data) => Some(Ok(Frame::data(data))),
-                None => trailers.take().map(|t| Ok(Frame::trailers(t))),
+                None => trailers.take().map(|t| Ok(Frame::trailers(*t))),
             }),
             UpstreamBody::Mirror(body) => Pin::new(body).poll_frame(cx),
         }

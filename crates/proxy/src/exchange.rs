@@ -13,7 +13,6 @@ use crate::state::{RouteState, ServiceState};
 use crate::tee::Tee;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue};
-use http::request::Parts;
 use http::uri::PathAndQuery;
 use http::{Request, Response};
 use http_body::Body;
@@ -23,18 +22,26 @@ use std::net::SocketAddr;
 
 /// The client request, with its filters applied, and where it goes.
 pub(crate) struct Outgoing {
-    pub(crate) parts: Parts,
-    pub(crate) body: Incoming,
+    pub(crate) req: Request<Incoming>,
     /// What the backend sees as the host.
     pub(crate) host: HeaderValue,
-    /// The path and query the backend gets.
-    pub(crate) path: PathAndQuery,
+    /// The path and query the backend gets when a rewrite changed them (else the request's).
+    pub(crate) path: Option<PathAndQuery>,
     /// A protocol upgrade is under way: the exchange is not repeatable.
     pub(crate) upgrade: bool,
 }
 
-/// Sends `out` to `backend` (and copies to the mirrors of the rule and the backendRef); returns
-/// the backend's response and the endpoint that gave it.
+/// True when the rule and the backendRef have neither mirrors nor a retry policy: the request
+/// then goes straight to [`forward::send`] (not split, the body not wrapped beyond
+/// [`UpstreamBody::Stream`]) and nothing of the mirror and retry machinery is paid for.
+pub(crate) fn is_plain(route: &RouteState, backend: &ServiceState) -> bool {
+    route.retry.is_none() && route.filters.mirrors.is_empty() && backend.filters.mirrors.is_empty()
+}
+
+/// Sends `out` to `backend` and copies to the mirrors of the rule and the backendRef, retrying
+/// as the rule's policy says; returns the backend's response and the endpoint that gave it.
+/// For rules that are not [`is_plain`]; callers box this future so that plain requests do not
+/// carry its state.
 pub(crate) async fn exchange(
     ctx: &ConnCtx,
     route: &RouteState,
@@ -42,17 +49,26 @@ pub(crate) async fn exchange(
     out: Outgoing,
 ) -> Result<(Response<Incoming>, SocketAddr), ProxyError> {
     let Outgoing {
-        mut parts,
-        body,
+        req,
         host,
         path,
         upgrade,
     } = out;
+    let (parts, body) = req.into_parts();
+    let mut parts = Request::from_parts(parts, ());
+    let path = match path {
+        Some(path) => path,
+        None => parts
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    };
     let upstream = &backend.upstream;
     let retry = route
         .retry
         .as_ref()
-        .filter(|_| !upgrade && retry::is_idempotent(&parts.method) && fits_in_memory(&body));
+        .filter(|_| !upgrade && retry::is_idempotent(parts.method()) && fits_in_memory(&body));
     let payload = match retry {
         Some(_) => {
             let (data, trailers) = read_whole(body).await?;
@@ -76,9 +92,9 @@ pub(crate) async fn exchange(
                 .unwrap_or(DEFAULT_MIRROR_TIMEOUT),
         };
         let source = Source {
-            method: &parts.method,
-            version: parts.version,
-            headers: &parts.headers,
+            method: parts.method(),
+            version: parts.version(),
+            headers: parts.headers(),
             path: &path,
             host: &host,
         };
@@ -89,6 +105,7 @@ pub(crate) async fn exchange(
     forward::prepare(&mut parts, upstream.protocol, &host, Some(path))?;
     match (retry, payload) {
         (Some(policy), Payload::Held(data, trailers)) => {
+            let (parts, ()) = parts.into_parts();
             let replay = Replayable {
                 method: parts.method,
                 uri: parts.uri,
@@ -102,15 +119,15 @@ pub(crate) async fn exchange(
         // Held without a policy does not happen; sending it once is still right.
         (None, Payload::Held(data, trailers)) => {
             let body = UpstreamBody::full(data, trailers);
-            forward::send(upstream, Request::from_parts(parts, body), route.backend_timeout).await
+            forward::send(upstream, parts.map(|()| body), route.backend_timeout).await
         }
         (_, Payload::Streaming(body)) => {
             let body = if feeds.is_empty() {
                 UpstreamBody::Stream(body)
             } else {
-                UpstreamBody::Tee(Tee::new(body, feeds))
+                UpstreamBody::Tee(Box::new(Tee::new(body, feeds)))
             };
-            forward::send(upstream, Request::from_parts(parts, body), route.backend_timeout).await
+            forward::send(upstream, parts.map(|()| body), route.backend_timeout).await
         }
     }
 }

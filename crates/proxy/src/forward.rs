@@ -7,7 +7,6 @@ use crate::pool::{EndpointPool, SendError};
 use crate::state::Upstream;
 use fairlead_route::UpstreamProtocol;
 use http::header::{self, HeaderValue};
-use http::request::Parts;
 use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
@@ -22,8 +21,8 @@ const MAX_ATTEMPTS: usize = 3;
 /// Rewrites the request line and `Host` for the upstream protocol. `host` is what the backend
 /// should see as the host (the client's, or a URLRewrite hostname); `path` replaces the path and
 /// query when a rewrite changed them.
-pub(crate) fn prepare(
-    req: &mut Parts,
+pub(crate) fn prepare<B>(
+    req: &mut Request<B>,
     protocol: UpstreamProtocol,
     host: &HeaderValue,
     path: Option<PathAndQuery>,
@@ -31,7 +30,7 @@ pub(crate) fn prepare(
     let pq = match path {
         Some(pq) => pq,
         None => req
-            .uri
+            .uri()
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/")),
@@ -40,15 +39,15 @@ pub(crate) fn prepare(
         UpstreamProtocol::Http1 => {
             // An HTTP/2 request forwarded unchanged to an HTTP/1 connection is refused by hyper;
             // HTTP/1.0 clients get HTTP/1.1 upstream so keep-alive works.
-            if req.version == Version::HTTP_2 {
-                crate::headers::join_cookies(&mut req.headers);
+            if req.version() == Version::HTTP_2 {
+                crate::headers::join_cookies(req.headers_mut());
             }
-            req.version = Version::HTTP_11;
-            req.uri = Uri::from(pq);
-            req.headers.insert(header::HOST, host.clone());
+            *req.version_mut() = Version::HTTP_11;
+            *req.uri_mut() = Uri::from(pq);
+            req.headers_mut().insert(header::HOST, host.clone());
         }
         UpstreamProtocol::H2c => {
-            req.version = Version::HTTP_2;
+            *req.version_mut() = Version::HTTP_2;
             let authority = host
                 .to_str()
                 .ok()
@@ -58,10 +57,10 @@ pub(crate) fn prepare(
             parts.scheme = Some(Scheme::HTTP);
             parts.authority = Some(authority);
             parts.path_and_query = Some(pq);
-            req.uri =
+            *req.uri_mut() =
                 Uri::from_parts(parts).map_err(|_| ProxyError::BadRequest("cannot build upstream URI"))?;
             // :authority carries the host on HTTP/2.
-            req.headers.remove(header::HOST);
+            req.headers_mut().remove(header::HOST);
         }
     }
     Ok(())

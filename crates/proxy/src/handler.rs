@@ -9,10 +9,10 @@
 //! headers (CORS, rule then backendRef modifiers) → upgrade tunnel when the backend switched
 //! protocols. On GRPCRoute rules the proxy's own errors are gRPC statuses ([`crate::grpc`]).
 
-use crate::body::ProxyBody;
+use crate::body::{ProxyBody, UpstreamBody};
 use crate::cors::CorsDecision;
 use crate::error::ProxyError;
-use crate::exchange::{exchange, Outgoing};
+use crate::exchange::{self, Outgoing};
 use crate::filters::{CompiledRewrite, RedirectInput};
 use crate::forward;
 use crate::grpc;
@@ -246,22 +246,32 @@ async fn proxy<'s>(
         matched.matched_prefix,
         host,
     )?;
-    let (parts, body) = req.into_parts();
-    let out = Outgoing {
-        parts,
-        body,
-        host: upstream_host,
-        path,
-        upgrade,
-    };
-
-    let send = exchange(ctx, route, backend, out);
-    let (mut resp, addr) = match route.request_timeout {
-        Some(limit) => match tokio::time::timeout_at((start + limit).into(), send).await {
-            Ok(result) => result?,
-            Err(_) => return Err(ProxyError::Timeout(limit)),
-        },
-        None => send.await?,
+    // The route's timeout covers the whole exchange (retries included) and is measured from
+    // the request's arrival.
+    macro_rules! within_request_timeout {
+        ($send:expr) => {
+            match route.request_timeout {
+                Some(limit) => match tokio::time::timeout_at((start + limit).into(), $send).await {
+                    Ok(result) => result?,
+                    Err(_) => return Err(ProxyError::Timeout(limit)),
+                },
+                None => $send.await?,
+            }
+        };
+    }
+    let (mut resp, addr) = if exchange::is_plain(route, backend) {
+        forward::prepare(&mut req, protocol, &upstream_host, path)?;
+        let req = req.map(UpstreamBody::Stream);
+        within_request_timeout!(forward::send(&backend.upstream, req, route.backend_timeout))
+    } else {
+        let out = Outgoing {
+            req,
+            host: upstream_host,
+            path,
+            upgrade,
+        };
+        // Boxed so that plain requests do not carry the mirror and retry state.
+        within_request_timeout!(Box::pin(exchange::exchange(ctx, route, backend, out)))
     };
     outcome.upstream = Some(addr);
 
@@ -294,15 +304,18 @@ async fn proxy<'s>(
     Ok(resp.map(ProxyBody::Upstream))
 }
 
-/// The host and path the backend gets. A backendRef URLRewrite overrides the rule's, field by
-/// field (hostname and path separately).
+/// The host and path the backend gets (`None`: the request's own path and query). A backendRef
+/// URLRewrite overrides the rule's, field by field (hostname and path separately).
 fn rewrite(
     rule: Option<&CompiledRewrite>,
     backend: Option<&CompiledRewrite>,
     uri: &Uri,
     matched_prefix: Option<&str>,
     host: Option<HeaderValue>,
-) -> Result<(HeaderValue, PathAndQuery), ProxyError> {
+) -> Result<(HeaderValue, Option<PathAndQuery>), ProxyError> {
+    if rule.is_none() && backend.is_none() {
+        return Ok((host.unwrap_or_else(localhost), None));
+    }
     let hostname = backend
         .and_then(|r| r.hostname.clone())
         .or_else(|| rule.and_then(|r| r.hostname.clone()));
@@ -310,25 +323,27 @@ fn rewrite(
         .filter(|r| r.path.is_some())
         .or(rule)
         .and_then(|r| r.rewrite_path(uri.path(), matched_prefix));
-    // HTTP/1.0 without Host: the upstream request still needs a host (and h2c an authority).
-    let host = hostname
-        .or(host)
-        .unwrap_or_else(|| HeaderValue::from_static("localhost"));
+    let host = hostname.or(host).unwrap_or_else(localhost);
     let path = match path {
-        None => uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        None => None,
         Some(path) => {
             let pq = match uri.query() {
                 Some(q) => format!("{path}?{q}"),
                 None => path,
             };
-            PathAndQuery::try_from(pq)
-                .map_err(|_| ProxyError::Misconfigured("rewritten path is not a valid URI".into()))?
+            Some(
+                PathAndQuery::try_from(pq)
+                    .map_err(|_| ProxyError::Misconfigured("rewritten path is not a valid URI".into()))?,
+            )
         }
     };
     Ok((host, path))
+}
+
+/// The upstream host of an HTTP/1.0 request without `Host`: the upstream request still needs a
+/// host (and h2c an authority).
+fn localhost() -> HeaderValue {
+    HeaderValue::from_static("localhost")
 }
 
 fn error_response(err: &ProxyError) -> Response<ProxyBody> {

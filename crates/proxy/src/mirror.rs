@@ -196,15 +196,15 @@ fn copy_request(
     protocol: fairlead_route::UpstreamProtocol,
     body: UpstreamBody,
 ) -> Result<Request<UpstreamBody>, crate::error::ProxyError> {
-    let (mut parts, ()) = Request::new(()).into_parts();
-    parts.method = source.method.clone();
-    parts.version = source.version;
-    parts.headers = source.headers.clone();
+    let mut req = Request::new(body);
+    *req.method_mut() = source.method.clone();
+    *req.version_mut() = source.version;
+    *req.headers_mut() = source.headers.clone();
     // An upgrade request keeps Upgrade/Connection for the primary; a copy must not switch
     // protocols.
-    crate::headers::remove_hop_by_hop(&mut parts.headers, false);
-    forward::prepare(&mut parts, protocol, source.host, Some(source.path.clone()))?;
-    Ok(Request::from_parts(parts, body))
+    crate::headers::remove_hop_by_hop(req.headers_mut(), false);
+    forward::prepare(&mut req, protocol, source.host, Some(source.path.clone()))?;
+    Ok(req)
 }
 
 async fn send(target: &MirrorTarget, req: Request<UpstreamBody>) -> MirrorResult {
