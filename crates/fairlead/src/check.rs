@@ -63,6 +63,11 @@ pub fn run(args: &CheckArgs) -> Result<(String, bool), String> {
         ingress_controller: args.ingress_controller.clone(),
         http_port: args.http_port,
         https_port: args.https_port,
+        // A dry run is about applying now: an expired certificate is a problem today.
+        now_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok()),
     };
     let loaded = ManifestSource::new(dir.clone(), options).load();
     let (_, compile_errors) = Table::compile(&loaded.translation.config);

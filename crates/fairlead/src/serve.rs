@@ -67,6 +67,8 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
         ingress_controller: opts.ingress_controller.clone(),
         http_port: opts.http_port,
         https_port: opts.https_port,
+        // Certificate validity periods are checked once TLS termination is wired in.
+        now_unix: None,
     };
     let mut publisher = Publisher {
         proxy: proxy.clone(),

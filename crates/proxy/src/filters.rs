@@ -371,6 +371,7 @@ mod tests {
                 name: "ns/mirror:80".into(),
                 protocol: Default::default(),
                 endpoints: vec!["127.0.0.1:9".parse().unwrap()],
+                tls: None,
             },
             numerator: 1,
             denominator: 2,

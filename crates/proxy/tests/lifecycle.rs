@@ -174,6 +174,7 @@ async fn tls_listeners_are_reported_not_served_in_cleartext() {
         protocol: ListenerProtocol::Https,
         hostname: None,
         routes: Vec::new(),
+        tls: None,
     });
     let report = proxy.proxy.apply(&cfg);
     assert_eq!(report.bound, vec![proxy.port]);

@@ -27,6 +27,7 @@ fn mirror_with(
             name: name.to_owned(),
             protocol,
             endpoints: endpoints.to_vec(),
+            tls: None,
         },
         numerator,
         denominator,

@@ -11,6 +11,7 @@ fn service(name: &str, weight: u32, endpoints: &[&str]) -> Backend {
             name: name.into(),
             protocol: UpstreamProtocol::Http1,
             endpoints: endpoints.iter().map(|e| e.parse().unwrap()).collect(),
+            tls: None,
         }),
         filters: Vec::new(),
     }

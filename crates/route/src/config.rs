@@ -25,7 +25,7 @@ pub struct Config {
 pub enum ListenerProtocol {
     /// Cleartext HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the same port.
     Http,
-    /// TLS-terminated HTTP (the TLS issue fills in certificates).
+    /// TLS-terminated HTTP/1.1 and HTTP/2 (chosen by ALPN); certificates in `Listener::tls`.
     Https,
 }
 
@@ -45,6 +45,9 @@ pub struct Listener {
     /// Routes attached to this listener, in a stable order (by id). Precedence is computed by
     /// the compiler, not by this order.
     pub routes: Vec<Route>,
+    /// Termination settings; set exactly when `protocol` is `Https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::ListenerTls>,
 }
 
 /// Which API a route came from. It changes one matching rule: an Ingress `*.` wildcard host
@@ -318,4 +321,8 @@ pub struct ServiceBackend {
     pub protocol: UpstreamProtocol,
     /// Ready endpoints, sorted. Empty means the backend answers 503.
     pub endpoints: Vec<SocketAddr>,
+    /// Connect over TLS (BackendTLSPolicy); `protocol` then says what runs inside (`H2c` means
+    /// HTTP/2 negotiated by ALPN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::UpstreamTls>,
 }

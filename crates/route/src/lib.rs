@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod status;
+pub mod tls;
 
 mod backends;
 mod compile;
@@ -21,6 +22,7 @@ pub use config::*;
 pub use host::normalize_host;
 pub use status::*;
 pub use table::*;
+pub use tls::*;
 
 #[cfg(test)]
 mod backends_tests;

@@ -11,6 +11,7 @@ pub(crate) fn listener(id: &str, port: u16, hostname: Option<&str>, routes: Vec<
         protocol: ListenerProtocol::Http,
         hostname: hostname.map(Into::into),
         routes,
+        tls: None,
     }
 }
 

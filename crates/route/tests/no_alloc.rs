@@ -92,6 +92,7 @@ fn lookup_does_not_allocate() {
                 ),
                 route("any", &[], vec![]),
             ],
+            tls: None,
         }],
     };
     let (table, errors) = Table::compile(&config);

@@ -143,6 +143,7 @@ fn config(path: fn() -> BoxedStrategy<PathMatch>) -> impl Strategy<Value = Confi
                         ..route
                     })
                     .collect(),
+                tls: None,
             })
             .collect(),
     })

@@ -234,6 +234,7 @@ impl<'a> Resolver<'a> {
             name: format!("{namespace}/{name}:{}", service_port.port),
             protocol,
             endpoints,
+            tls: None,
         })
     }
 }

@@ -36,7 +36,7 @@ pub use parse::{parse_documents, ParseError};
 pub use resources::ResourceSet;
 
 use backends::Resolver;
-use fairlead_route::{Config, ObjectStatus, StatusReport};
+use fairlead_route::{Config, ObjectStatus, StatusReport, TlsMaterial};
 
 /// What translation treats as ours, and the ports of the shared listeners.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +49,12 @@ pub struct Options {
     pub ingress_controller: String,
     /// Port of the listener shared by all Ingresses.
     pub http_port: u16,
-    /// Port for Ingress TLS (used once TLS lands).
+    /// Port of the HTTPS listener shared by all Ingresses with `spec.tls`.
     pub https_port: u16,
+    /// The time certificates are checked against (seconds since the Unix epoch): an expired or
+    /// not yet valid certificate is reported and not served. `None` skips the validity-period
+    /// check. Passed in rather than read, so translation stays a pure function of its inputs.
+    pub now_unix: Option<i64>,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
             ingress_controller: "fairlead.dev/ingress-controller".to_string(),
             http_port: 8080,
             https_port: 8443,
+            now_unix: None,
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct Translation {
     /// Status of every object that is ours (and of EndpointSlices with problems), sorted by
     /// (kind, namespace, name).
     pub status: StatusReport,
+    /// Certificates and CA bundles the config refers to by id.
+    pub tls: TlsMaterial,
 }
 
 /// Translates a set of objects into routing config and status. Pure and deterministic.
@@ -107,5 +114,6 @@ pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
             listeners,
         },
         status: StatusReport { objects: statuses },
+        tls: TlsMaterial::default(),
     }
 }

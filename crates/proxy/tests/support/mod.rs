@@ -117,6 +117,7 @@ fn service_with(name: &str, weight: u32, endpoints: &[SocketAddr], protocol: Ups
             name: name.to_owned(),
             protocol,
             endpoints: endpoints.to_vec(),
+            tls: None,
         }),
         filters: Vec::new(),
     }
@@ -162,6 +163,7 @@ pub fn config(port: u16, routes: Vec<Route>) -> Config {
             protocol: ListenerProtocol::Http,
             hostname: None,
             routes,
+            tls: None,
         }],
     }
 }

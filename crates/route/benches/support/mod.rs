@@ -96,6 +96,7 @@ fn backend(i: usize) -> Backend {
             name: format!("bench/svc{}:80", i % 50),
             protocol: UpstreamProtocol::Http1,
             endpoints: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            tls: None,
         }),
         filters: Vec::new(),
     }
@@ -179,6 +180,7 @@ fn config_of(routes: Vec<Route>) -> Config {
             protocol: ListenerProtocol::Http,
             hostname: None,
             routes,
+            tls: None,
         }],
     }
 }

@@ -141,6 +141,7 @@ impl<'a> GatewayModel<'a> {
                     protocol: ListenerProtocol::Http,
                     hostname: listener.hostname,
                     routes,
+                    tls: None,
                 });
             }
         }

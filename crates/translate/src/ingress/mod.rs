@@ -95,6 +95,7 @@ pub(crate) fn translate(
         protocol: ListenerProtocol::Http,
         hostname: None,
         routes,
+        tls: None,
     };
     let statuses = states.into_iter().map(|s| status(s, options)).collect();
     (Some(listener), statuses)
