@@ -89,9 +89,12 @@ pub struct ServeOptions {
     /// Port Ingress rules are served on.
     #[arg(long, default_value_t = 8080)]
     pub http_port: u16,
-    /// Port Ingress TLS is served on (used once TLS is configured).
+    /// Port Ingress TLS is served on (when an Ingress has spec.tls).
     #[arg(long, default_value_t = 8443)]
     pub https_port: u16,
+    /// Lowest TLS version HTTPS listeners accept.
+    #[arg(long, value_enum, default_value_t = TlsMinVersion::V1_2, env = "FAIRLEAD_TLS_MIN_VERSION")]
+    pub tls_min_version: TlsMinVersion,
     /// Admin server address (/healthz /readyz /status /routes /metrics).
     #[arg(long, default_value = "127.0.0.1:9901", env = "FAIRLEAD_ADMIN_ADDR")]
     pub admin_addr: SocketAddr,
@@ -116,6 +119,24 @@ pub struct ServeOptions {
     /// Turn off the per-request access log.
     #[arg(long)]
     pub no_access_log: bool,
+}
+
+/// `--tls-min-version` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMinVersion {
+    #[value(name = "1.2")]
+    V1_2,
+    #[value(name = "1.3")]
+    V1_3,
+}
+
+impl From<TlsMinVersion> for fairlead_proxy::TlsVersion {
+    fn from(v: TlsMinVersion) -> Self {
+        match v {
+            TlsMinVersion::V1_2 => fairlead_proxy::TlsVersion::Tls12,
+            TlsMinVersion::V1_3 => fairlead_proxy::TlsVersion::Tls13,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +200,26 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn tls_min_version_takes_1_2_or_1_3_and_defaults_to_1_2() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["fairlead", "serve", "--manifests", "m"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Command::Serve(serve) => serve.common.tls_min_version,
+                other => panic!("parsed as {other:?}"),
+            })
+        };
+        assert_eq!(parse(&[]).unwrap(), TlsMinVersion::V1_2);
+        assert_eq!(parse(&["--tls-min-version", "1.3"]).unwrap(), TlsMinVersion::V1_3);
+        assert_eq!(parse(&["--tls-min-version", "1.2"]).unwrap(), TlsMinVersion::V1_2);
+        assert!(parse(&["--tls-min-version", "1.1"]).is_err());
+        assert_eq!(
+            fairlead_proxy::TlsVersion::from(TlsMinVersion::V1_3),
+            fairlead_proxy::TlsVersion::Tls13
+        );
     }
 
     #[test]

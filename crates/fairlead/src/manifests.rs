@@ -57,6 +57,9 @@ impl ManifestSource {
     /// Reads every manifest and translates. Blocking: call from a blocking thread.
     pub fn load(&mut self) -> Loaded {
         let started = std::time::Instant::now();
+        // Translation is pure and takes the time from here: certificate validity is judged as of
+        // this load.
+        self.options.now_unix = Some(unix_now());
         let mut errors = Vec::new();
         let mut current: HashMap<String, FileState> = HashMap::new();
         // Taken, not cloned: unchanged files move their parsed objects into `current`.
@@ -172,6 +175,15 @@ impl ManifestSource {
             .collect()
     }
 }
+/// Seconds since the Unix epoch (negative before it, which only a broken clock gives).
+fn unix_now() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
+
 /// Manifest file names in `dir`, sorted: `*.yaml`, `*.yml`, `*.json`, not starting with a dot.
 pub fn manifest_files(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();

@@ -35,6 +35,7 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
             upstream_idle_timeout: std::time::Duration::from_secs(90),
             access_log: !opts.no_access_log,
             workers: opts.workers,
+            tls_min_version: opts.tls_min_version.into(),
         },
         &mut registry,
     )
@@ -67,7 +68,7 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
         ingress_controller: opts.ingress_controller.clone(),
         http_port: opts.http_port,
         https_port: opts.https_port,
-        // Certificate validity periods are checked once TLS termination is wired in.
+        // Set by every load: certificate validity is judged as of that load.
         now_unix: None,
     };
     let mut publisher = Publisher {
@@ -156,10 +157,12 @@ impl Publisher {
 
         let mut config = loaded.translation.config;
         let mut status = loaded.translation.status;
+        let material = loaded.translation.tls;
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            (&config, &status).hash(&mut hasher);
+            // A renewed certificate changes only the material, never the config.
+            (&config, &status, &material).hash(&mut hasher);
             hasher.finish()
         };
         if self.last == Some(fingerprint) {
@@ -185,11 +188,25 @@ impl Publisher {
         config.version = self.version;
 
         let applying = Instant::now();
-        let report = self.proxy.apply(&config);
+        let report = self.proxy.apply(&config, &material);
         let apply_time = applying.elapsed();
-        let compile_errors: Vec<String> = report.compile_errors.iter().map(ToString::to_string).collect();
+        let mut compile_errors: Vec<String> = report.compile_errors.iter().map(ToString::to_string).collect();
         for err in &compile_errors {
             tracing::warn!("route left out of the table: {err}");
+        }
+        for problem in &report.tls_problems {
+            let message = if problem.kept_previous {
+                format!(
+                    "TLS material {}: {}; serving its previous version",
+                    problem.id, problem.error
+                )
+            } else {
+                format!("TLS material {}: {}; not served", problem.id, problem.error)
+            };
+            tracing::warn!("{message}");
+            // /status lists them with the compile errors: both are parts of the config the
+            // proxy could not use.
+            compile_errors.push(message);
         }
         mark_unbound_listeners(&mut status, &config, &report);
         if report.bind_errors.is_empty() {

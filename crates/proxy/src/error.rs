@@ -43,6 +43,10 @@ pub(crate) enum ProxyError {
         #[source]
         source: hyper::Error,
     },
+    /// An HTTPS request whose host belongs to another listener than the one its TLS handshake
+    /// (SNI) selected: the client must open another connection (RFC 9110 §15.5.20).
+    #[error("misdirected request: the host belongs to another listener than the SNI")]
+    Misdirected,
     /// The upstream answered `101` to a request that did not ask for an upgrade.
     #[error("upstream {0} switched protocols unasked")]
     UnexpectedUpgrade(SocketAddr),
@@ -69,6 +73,18 @@ pub(crate) enum ConnectError {
         #[source]
         source: hyper::Error,
     },
+    /// The TLS handshake with the backend failed (its certificate did not verify, no common
+    /// protocol version, ...).
+    #[error("TLS handshake with {addr}: {source}")]
+    Tls {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The backend's TLS settings could not be turned into a client config (e.g. its CA bundle
+    /// is missing): no connection is attempted.
+    #[error("no TLS client config for {addr}: {reason}")]
+    TlsConfig { addr: SocketAddr, reason: Arc<str> },
     /// A fresh connection closed before the request could be written.
     #[error("connection to {addr} closed before the request was sent")]
     ClosedBeforeSend { addr: SocketAddr },
@@ -79,6 +95,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) | ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::Misconfigured(_) | ProxyError::InvalidBackend(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyError::NoEndpoints(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Unavailable { .. }
@@ -93,6 +110,7 @@ impl ProxyError {
         match self {
             ProxyError::BadRequest(_) | ProxyError::ClientBody(_) => "bad request\n",
             ProxyError::NoRoute => "no route\n",
+            ProxyError::Misdirected => "misdirected request\n",
             ProxyError::Misconfigured(_) | ProxyError::InvalidBackend(_) => "route misconfigured\n",
             ProxyError::NoEndpoints(_) => "no endpoints available\n",
             ProxyError::Unavailable { .. } => "backend unavailable\n",

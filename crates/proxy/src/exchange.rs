@@ -102,7 +102,7 @@ pub(crate) async fn exchange(
         feeds = mirror::start(&runner, targets, &source, &source_body);
     }
 
-    forward::prepare(&mut parts, upstream.protocol, &host, Some(path))?;
+    forward::prepare(&mut parts, upstream, &host, Some(path))?;
     match (retry, payload) {
         (Some(policy), Payload::Held(data, trailers)) => {
             let (parts, ()) = parts.into_parts();

@@ -8,6 +8,7 @@ use crate::metrics::Metrics;
 use crate::mirror::MirrorTarget;
 pub(crate) use crate::modifier::CompiledHeaderModifier;
 use crate::pool::PoolRegistry;
+use crate::upstream_tls::UpstreamTlsCache;
 use fairlead_route::{Filter, PathModifier, Redirect, UrlRewrite};
 use http::header::HeaderValue;
 use http::StatusCode;
@@ -21,11 +22,12 @@ pub(crate) enum Level {
     Backend,
 }
 
-/// What compiling filters needs besides the filters: mirror targets get endpoint pools and
-/// metric handles.
+/// What compiling filters needs besides the filters: mirror targets get endpoint pools, TLS
+/// client configs and metric handles.
 pub(crate) struct BuildCtx<'a> {
     pub(crate) metrics: &'a Metrics,
     pub(crate) pools: &'a PoolRegistry,
+    pub(crate) upstream_tls: &'a UpstreamTlsCache<'a>,
 }
 
 /// A compiled `RequestRedirect`.
@@ -305,12 +307,15 @@ mod tests {
             },
             1,
         );
+        let material = fairlead_route::TlsMaterial::default();
+        let upstream_tls = UpstreamTlsCache::new(&material, Default::default());
         CompiledFilters::compile(
             filters,
             level,
             &BuildCtx {
                 metrics: &metrics,
                 pools: &pools,
+                upstream_tls: &upstream_tls,
             },
         )
     }

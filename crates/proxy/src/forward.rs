@@ -18,12 +18,12 @@ use std::time::Duration;
 /// Most endpoints tried for one request (the first plus two failovers).
 const MAX_ATTEMPTS: usize = 3;
 
-/// Rewrites the request line and `Host` for the upstream protocol. `host` is what the backend
+/// Rewrites the request line and `Host` for the upstream's protocol. `host` is what the backend
 /// should see as the host (the client's, or a URLRewrite hostname); `path` replaces the path and
 /// query when a rewrite changed them.
 pub(crate) fn prepare<B>(
     req: &mut Request<B>,
-    protocol: UpstreamProtocol,
+    upstream: &Upstream,
     host: &HeaderValue,
     path: Option<PathAndQuery>,
 ) -> Result<(), ProxyError> {
@@ -35,7 +35,7 @@ pub(crate) fn prepare<B>(
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/")),
     };
-    match protocol {
+    match upstream.protocol {
         UpstreamProtocol::Http1 => {
             // An HTTP/2 request forwarded unchanged to an HTTP/1 connection is refused by hyper;
             // HTTP/1.0 clients get HTTP/1.1 upstream so keep-alive works.
@@ -54,7 +54,8 @@ pub(crate) fn prepare<B>(
                 .and_then(|h| h.parse::<http::uri::Authority>().ok())
                 .ok_or(ProxyError::BadRequest("host is not a valid authority"))?;
             let mut parts = http::uri::Parts::default();
-            parts.scheme = Some(Scheme::HTTP);
+            // `:scheme` says how the proxy reaches the backend.
+            parts.scheme = Some(if upstream.tls { Scheme::HTTPS } else { Scheme::HTTP });
             parts.authority = Some(authority);
             parts.path_and_query = Some(pq);
             *req.uri_mut() =

@@ -37,6 +37,7 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
 pub(crate) fn status_of(err: &ProxyError) -> (Code, &'static str) {
     match err {
         ProxyError::NoRoute => (Code::Unimplemented, "no route for this method"),
+        ProxyError::Misdirected => (Code::Unavailable, "misdirected request"),
         ProxyError::InvalidBackend(_) => (Code::Unavailable, "invalid backend"),
         ProxyError::NoEndpoints(_) => (Code::Unavailable, "no endpoints available"),
         ProxyError::Unavailable { .. } => (Code::Unavailable, "backend unavailable"),

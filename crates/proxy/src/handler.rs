@@ -1,7 +1,8 @@
 //! The per-request path: one load of the routing state, lookup, filters, backend choice,
 //! forwarding, and the response back, with one metric update and one access-log event.
 //!
-//! Phases, in order: host check (400) → lookup (404) → rule filters that fail closed (500) →
+//! Phases, in order: host check (400) → lookup (404; 421 when TLS was terminated for another
+//! listener than the one the host selects) → rule filters that fail closed (500) →
 //! CORS (preflights answered here) → redirect (3xx) → weighted backend pick (500 for invalid
 //! backends or backendRef filters that fail closed, 503 without endpoints) → request headers
 //! (hop-by-hop, X-Forwarded-*, rule then backendRef modifiers and rewrite) → the exchange with
@@ -39,8 +40,11 @@ pub(crate) struct ConnCtx {
     pub(crate) port: u16,
     /// The client's IP as an `X-Forwarded-For` value.
     pub(crate) remote_ip: HeaderValue,
-    /// `http` now; `https` once TLS terminates here.
+    /// `https` when TLS terminated here, else `http`.
     pub(crate) scheme: &'static str,
+    /// On TLS connections, the listener the SNI selected: a request whose host belongs to
+    /// another listener is misdirected (421).
+    pub(crate) tls_listener: Option<Arc<str>>,
     /// Set by the first request, so the connection task can drop connections that never send one.
     pub(crate) seen_request: AtomicBool,
 }
@@ -153,10 +157,19 @@ async fn proxy<'s>(
             if let Some(handles) = state.listeners.get(&listener.id) {
                 outcome.handles = Cow::Borrowed(handles);
             }
+            check_sni_listener(ctx, &listener.id)?;
             outcome.grpc = grpc::is_grpc(req.headers());
             return Err(ProxyError::NoRoute);
         }
-        Lookup::Matched(m) => m,
+        Lookup::Matched(m) => {
+            if let Err(err) = check_sni_listener(ctx, &m.listener.id) {
+                if let Some(handles) = state.listeners.get(&m.listener.id) {
+                    outcome.handles = Cow::Borrowed(handles);
+                }
+                return Err(err);
+            }
+            m
+        }
     };
     let route = state
         .routes
@@ -260,7 +273,7 @@ async fn proxy<'s>(
         };
     }
     let (mut resp, addr) = if exchange::is_plain(route, backend) {
-        forward::prepare(&mut req, protocol, &upstream_host, path)?;
+        forward::prepare(&mut req, &backend.upstream, &upstream_host, path)?;
         let req = req.map(UpstreamBody::Stream);
         within_request_timeout!(forward::send(&backend.upstream, req, route.backend_timeout))
     } else {
@@ -302,6 +315,17 @@ async fn proxy<'s>(
         modifier.apply(resp.headers_mut());
     }
     Ok(resp.map(ProxyBody::Upstream))
+}
+
+/// On a TLS connection, the request must be for the listener whose certificate the handshake
+/// served (the SNI's); otherwise, e.g. an HTTP/2 connection reused for a host another HTTPS
+/// listener serves, the client is told to connect again (421, answered as HTTP even to gRPC
+/// clients, which treat it as a connection-level problem).
+fn check_sni_listener(ctx: &ConnCtx, host_listener: &str) -> Result<(), ProxyError> {
+    match &ctx.tls_listener {
+        Some(sni_listener) if **sni_listener != *host_listener => Err(ProxyError::Misdirected),
+        _ => Ok(()),
+    }
 }
 
 /// The host and path the backend gets (`None`: the request's own path and query). A backendRef

@@ -1,12 +1,14 @@
 //! fairlead-proxy: the L7 data plane.
 //!
-//! A [`Proxy`] listens on every port of the routing table (HTTP/1.1 and h2c on the same port),
-//! routes each request with [`fairlead_route::Table::lookup`] against the state published by the
+//! A [`Proxy`] listens on every port of the routing table (HTTP/1.1 and h2c on the same port;
+//! on HTTPS ports TLS terminated with the certificate the SNI selects, then HTTP/2 or HTTP/1.1 as
+//! ALPN chose), routes each request with [`fairlead_route::Table::lookup`] against the state published by the
 //! last [`Proxy::apply`], applies the rule's filters (header modifiers, redirect, rewrite, CORS,
 //! mirrors), picks a backend by weight and applies its backendRef filters, picks an endpoint
-//! round-robin, and forwards over pooled upstream connections (HTTP/1.1 or h2c), failing over to
+//! round-robin, and forwards over pooled upstream connections (HTTP/1.1 or HTTP/2, cleartext or
+//! TLS as the backend's BackendTLSPolicy says), failing over to
 //! the next endpoint when connecting fails and retrying as the rule's retry policy says.
-//! Problems become short plain-text responses (400, 404, 500, 502, 503, 504) — or gRPC
+//! Problems become short plain-text responses (400, 404, 421, 500, 502, 503, 504) — or gRPC
 //! trailers-only statuses on GRPCRoute rules — never panics.
 //!
 //! Hot-path rules: one atomic load of the routing state per request; everything that can be
@@ -31,8 +33,11 @@ mod proxy;
 mod retry;
 mod state;
 mod tee;
+mod tls;
+mod upstream_tls;
 mod workers;
 
+pub use fairlead_tls::{TlsProblem, TlsVersion};
 pub use proxy::Proxy;
 
 use std::net::IpAddr;
@@ -52,6 +57,8 @@ pub struct ProxyOptions {
     /// Worker threads, each with its own single-threaded runtime and accept socket per port;
     /// 0 means one per CPU.
     pub workers: usize,
+    /// Lowest TLS version HTTPS listeners accept (`--tls-min-version`).
+    pub tls_min_version: TlsVersion,
 }
 
 impl Default for ProxyOptions {
@@ -62,6 +69,7 @@ impl Default for ProxyOptions {
             upstream_idle_timeout: Duration::from_secs(90),
             access_log: true,
             workers: 0,
+            tls_min_version: TlsVersion::Tls12,
         }
     }
 }
@@ -77,4 +85,7 @@ pub struct ApplyReport {
     pub bound: Vec<u16>,
     /// Ports of the table that are not served, with a short reason (e.g. "address in use").
     pub bind_errors: Vec<(u16, String)>,
+    /// Certificates that could not be used (missing, invalid or expired material); those whose
+    /// id had a good certificate before keep serving it (`kept_previous`).
+    pub tls_problems: Vec<TlsProblem>,
 }

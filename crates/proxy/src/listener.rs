@@ -1,11 +1,13 @@
 //! Listening sockets and the per-connection HTTP server.
 //!
 //! The accept loop hands each connection, as any `AsyncRead + AsyncWrite` stream, to
-//! [`serve_connection`], which speaks HTTP/1.1 or HTTP/2 with prior knowledge (detected from the
-//! first bytes). TLS termination can wrap the stream in between without touching either side.
+//! [`serve_connection`]: on cleartext ports it speaks HTTP/1.1 or HTTP/2 with prior knowledge
+//! (detected from the first bytes); on HTTPS ports the stream is the TLS session
+//! ([`crate::tls`]) and ALPN has chosen the protocol.
 
 use crate::handler::{handle, ConnCtx};
 use crate::proxy::Shared;
+use crate::tls;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// A connection that has not delivered a complete first request by then is closed, so idle or
@@ -29,6 +31,8 @@ const BACKLOG: i32 = 1024;
 /// A port being served.
 pub(crate) struct ListenerHandle {
     pub(crate) local_addr: SocketAddr,
+    /// Connections are TLS-terminated.
+    pub(crate) tls: bool,
     stop: CancellationToken,
 }
 
@@ -64,8 +68,8 @@ pub(crate) fn describe_bind_error(err: &std::io::Error) -> String {
 }
 
 /// Binds `addr` once per worker and starts accepting on each; the table routes the requests
-/// by `port`.
-pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<ListenerHandle> {
+/// by `port`. With `tls`, every connection is handshaken first.
+pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr, tls: bool) -> std::io::Result<ListenerHandle> {
     let first = bind(addr)?;
     let local_addr = first.local_addr()?;
     let mut sockets = vec![first];
@@ -76,6 +80,7 @@ pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<L
     let stop = shared.shutdown.child_token();
     let handle = ListenerHandle {
         local_addr,
+        tls,
         stop: stop.clone(),
     };
     let mut sockets = sockets.into_iter();
@@ -88,7 +93,7 @@ pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<L
             let Some(socket) = socket else { return };
             // Registering with the reactor must happen on the worker that will poll it.
             match TcpListener::from_std(socket) {
-                Ok(listener) => accept_loop(shared, listener, local_addr.port(), stop).await,
+                Ok(listener) => accept_loop(shared, listener, local_addr.port(), tls, stop).await,
                 Err(err) => tracing::error!(port = local_addr.port(), %err, "cannot register listener"),
             }
         })
@@ -96,7 +101,13 @@ pub(crate) fn start(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<L
     Ok(handle)
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, port: u16, stop: CancellationToken) {
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    port: u16,
+    tls: bool,
+    stop: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
@@ -107,7 +118,17 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, port: u16, stop
                 // Small writes (headers) must not wait for Nagle.
                 let _ = stream.set_nodelay(true);
                 let tracker = shared.tracker.clone();
-                tracker.spawn(serve_connection(Arc::clone(&shared), stream, port, remote));
+                if tls {
+                    tracker.spawn(serve_tls(Arc::clone(&shared), stream, port, remote));
+                } else {
+                    tracker.spawn(serve_connection(
+                        Arc::clone(&shared),
+                        stream,
+                        port,
+                        remote,
+                        Session::Cleartext,
+                    ));
+                }
             }
             Err(err) => {
                 tracing::warn!(port, %err, "accept failed");
@@ -120,24 +141,65 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, port: u16, stop
     }
 }
 
-/// Serves HTTP/1.1 and h2c on one client connection until it closes, the client idles before
+/// What is known about a connection before HTTP runs on it.
+pub(crate) enum Session {
+    Cleartext,
+    Tls {
+        h2: bool,
+        /// The listener the SNI selected.
+        listener: Option<Arc<str>>,
+    },
+}
+
+/// Handshakes a connection to an HTTPS port, then serves it; a failed handshake is counted and
+/// the connection closed. A shutdown abandons handshakes in progress.
+async fn serve_tls(shared: Arc<Shared>, stream: TcpStream, port: u16, remote: SocketAddr) {
+    let accepted = tokio::select! {
+        accepted = tls::accept(&shared, stream, port) => accepted,
+        _ = shared.shutdown.cancelled() => return,
+    };
+    match accepted {
+        Ok(terminated) => {
+            let session = Session::Tls {
+                h2: terminated.h2,
+                listener: terminated.listener,
+            };
+            serve_connection(Arc::clone(&shared), terminated.stream, port, remote, session).await;
+        }
+        Err(failure) => {
+            tracing::debug!(%remote, port, reason = failure.label(), "TLS handshake refused");
+            shared.metrics.handshake_error(port, failure.label());
+        }
+    }
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on one client connection until it closes, the client idles before
 /// its first request, or a graceful shutdown finishes the requests in flight.
-pub(crate) async fn serve_connection<I>(shared: Arc<Shared>, io: I, port: u16, remote: SocketAddr)
-where
+pub(crate) async fn serve_connection<I>(
+    shared: Arc<Shared>,
+    io: I,
+    port: u16,
+    remote: SocketAddr,
+    session: Session,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (scheme, server, tls_listener) = match session {
+        Session::Cleartext => ("http", &shared.server, None),
+        Session::Tls { h2: true, listener } => ("https", &shared.tls_http2, listener),
+        Session::Tls { h2: false, listener } => ("https", &shared.tls_http1, listener),
+    };
     let ctx = Arc::new(ConnCtx {
         shared: Arc::clone(&shared),
         port,
         remote_ip: crate::headers::client_address_value(remote.ip()),
-        scheme: "http",
+        scheme,
+        tls_listener,
         seen_request: AtomicBool::new(false),
     });
     let service_ctx = Arc::clone(&ctx);
     let service = service_fn(move |req| handle(Arc::clone(&service_ctx), req));
-    let conn = shared
-        .server
-        .serve_connection_with_upgrades(TokioIo::new(io), service);
+    let conn = server.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let first_request = tokio::time::sleep(FIRST_REQUEST_TIMEOUT);
     tokio::pin!(first_request);

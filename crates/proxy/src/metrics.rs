@@ -5,14 +5,18 @@
 //! the resolved handles in [`RequestHandles`].
 
 use http::StatusCode;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -29,6 +33,12 @@ struct ListenerLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BackendLabels {
     backend: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandshakeLabels {
+    port: u16,
+    reason: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -51,6 +61,8 @@ pub(crate) struct Metrics {
     connect_failures: Family<BackendLabels, Counter>,
     retries: Family<BackendLabels, Counter>,
     mirror_requests: Family<MirrorLabels, Counter>,
+    handshake_errors: Family<HandshakeLabels, Counter>,
+    pub(crate) certificate_expiry: Arc<CertificateExpiry>,
     table_version: Gauge,
 }
 
@@ -62,6 +74,8 @@ impl Metrics {
             connect_failures: Family::default(),
             retries: Family::default(),
             mirror_requests: Family::default(),
+            handshake_errors: Family::default(),
+            certificate_expiry: Arc::default(),
             table_version: Gauge::default(),
         };
         registry.register(
@@ -89,6 +103,13 @@ impl Metrics {
             "Mirrored request copies, by mirror backend and result (sent, failed, skipped)",
             metrics.mirror_requests.clone(),
         );
+        registry.register(
+            "fairlead_tls_handshake_errors",
+            "TLS handshakes with clients that failed, by port and reason (unknown_sni, \
+             no_certificate, client_certificate, timeout, other)",
+            metrics.handshake_errors.clone(),
+        );
+        registry.register_collector(Box::new(Arc::clone(&metrics.certificate_expiry)));
         registry.register(
             "fairlead_table_version",
             "Version of the routing table in use",
@@ -140,6 +161,14 @@ impl Metrics {
             backend: backend.into(),
             by_result: Default::default(),
         }
+    }
+
+    /// Counts one failed client handshake; failures are rare enough to look the labels up
+    /// each time.
+    pub(crate) fn handshake_error(&self, port: u16, reason: &'static str) {
+        self.handshake_errors
+            .get_or_create(&HandshakeLabels { port, reason })
+            .inc();
     }
 
     pub(crate) fn set_table_version(&self, version: u64) {
@@ -238,5 +267,56 @@ impl MirrorHandles {
             })
             .inc();
         }
+    }
+}
+
+/// Seconds since the Unix epoch (negative before it, which only a broken clock gives).
+pub(crate) fn unix_now() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
+
+/// `fairlead_tls_certificate_expiry_seconds{certificate}`: seconds until each served
+/// certificate's `notAfter`, computed when scraped (so the value moves with the clock without a
+/// timer), from the list the last apply stored.
+#[derive(Debug, Default)]
+pub(crate) struct CertificateExpiry {
+    /// (certificate id, notAfter as Unix seconds), sorted by id.
+    not_after: Mutex<Vec<(String, i64)>>,
+}
+
+impl CertificateExpiry {
+    pub(crate) fn set<'a>(&self, certificates: impl Iterator<Item = (&'a str, i64)>) {
+        let list = certificates.map(|(id, t)| (id.to_owned(), t)).collect();
+        *self
+            .not_after
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = list;
+    }
+}
+
+impl Collector for CertificateExpiry {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let not_after = self
+            .not_after
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if not_after.is_empty() {
+            return Ok(());
+        }
+        let now = unix_now();
+        let mut family = encoder.encode_descriptor(
+            "fairlead_tls_certificate_expiry_seconds",
+            "Seconds until a served certificate expires (negative once expired), by certificate id",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (id, t) in not_after.iter() {
+            let labels = [("certificate", id.as_str())];
+            ConstGauge::new(t.saturating_sub(now)).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }

@@ -46,7 +46,7 @@ impl MirrorTarget {
     pub(crate) fn build(m: &Mirror, ctx: &BuildCtx<'_>) -> MirrorTarget {
         let b = &m.backend;
         MirrorTarget {
-            upstream: Upstream::new(&b.name, b.protocol, &b.endpoints, ctx.metrics, ctx.pools),
+            upstream: Upstream::new(&b.name, b.protocol, &b.endpoints, b.tls.as_ref(), ctx),
             numerator: m.numerator,
             denominator: m.denominator,
             handles: ctx.metrics.mirror_handles(&b.name),
@@ -160,7 +160,7 @@ pub(crate) fn start<'t>(
                 (UpstreamBody::Mirror(copy), Some(abandoned))
             }
         };
-        let req = match copy_request(source, target.upstream.protocol, body) {
+        let req = match copy_request(source, &target.upstream, body) {
             Ok(req) => req,
             Err(err) => {
                 tracing::debug!(mirror = %target.upstream.name, %err, "cannot build mirror request");
@@ -193,7 +193,7 @@ pub(crate) fn start<'t>(
 
 fn copy_request(
     source: &Source<'_>,
-    protocol: fairlead_route::UpstreamProtocol,
+    upstream: &Upstream,
     body: UpstreamBody,
 ) -> Result<Request<UpstreamBody>, crate::error::ProxyError> {
     let mut req = Request::new(body);
@@ -203,7 +203,7 @@ fn copy_request(
     // An upgrade request keeps Upgrade/Connection for the primary; a copy must not switch
     // protocols.
     crate::headers::remove_hop_by_hop(req.headers_mut(), false);
-    forward::prepare(&mut req, protocol, source.host, Some(source.path.clone()))?;
+    forward::prepare(&mut req, upstream, source.host, Some(source.path.clone()))?;
     Ok(req)
 }
 

@@ -4,13 +4,16 @@
 //! the endpoint the balancer chose, over an idle keep-alive connection to that endpoint or a
 //! new one. HTTP/1.1 connections carry one request at a time and come back to the idle list
 //! when hyper reports them ready again; an HTTP/2 (h2c) endpoint shares one multiplexed
-//! connection.
+//! connection. A backend reached over TLS (BackendTLSPolicy) has pools of its own: the pool key
+//! holds the TLS settings, so plain and TLS connections, or connections verified differently,
+//! never mix.
 //!
 //! Pools live in a [`PoolRegistry`] that outlives routing-table swaps: a new state picks up the
 //! pools (and their warm connections) of endpoints it shares with the previous one.
 
 use crate::body::UpstreamBody;
 use crate::error::ConnectError;
+use crate::upstream_tls::{TlsKey, UpstreamTlsClient};
 use fairlead_route::UpstreamProtocol;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -20,6 +23,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// Most idle HTTP/1.1 connections kept per endpoint and worker; more are closed when they become
@@ -39,12 +43,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// All endpoint pools, keyed by address and protocol. Holds them weakly: a pool lives as long as
-/// a routing state (or a request in flight) refers to it.
+/// Address, protocol inside, and TLS settings (none for cleartext).
+type PoolKey = (SocketAddr, UpstreamProtocol, Option<TlsKey>);
+
+/// All endpoint pools, keyed by address, protocol and TLS settings. Holds them weakly: a pool
+/// lives as long as a routing state (or a request in flight) refers to it.
 pub(crate) struct PoolRegistry {
     settings: PoolSettings,
     workers: usize,
-    pools: Mutex<HashMap<(SocketAddr, UpstreamProtocol), Weak<EndpointPool>>>,
+    pools: Mutex<HashMap<PoolKey, Weak<EndpointPool>>>,
 }
 
 impl PoolRegistry {
@@ -57,13 +64,25 @@ impl PoolRegistry {
     }
 
     /// The pool for one endpoint, shared with any live state that already uses it.
-    pub(crate) fn get(&self, addr: SocketAddr, protocol: UpstreamProtocol) -> Arc<EndpointPool> {
+    pub(crate) fn get(
+        &self,
+        addr: SocketAddr,
+        protocol: UpstreamProtocol,
+        tls: Option<&Arc<UpstreamTlsClient>>,
+    ) -> Arc<EndpointPool> {
+        let key = (addr, protocol, tls.map(|t| t.key.clone()));
         let mut pools = lock(&self.pools);
-        if let Some(pool) = pools.get(&(addr, protocol)).and_then(Weak::upgrade) {
+        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
             return pool;
         }
-        let pool = Arc::new(EndpointPool::new(addr, protocol, self.settings, self.workers));
-        pools.insert((addr, protocol), Arc::downgrade(&pool));
+        let pool = Arc::new(EndpointPool::new(
+            addr,
+            protocol,
+            tls.cloned(),
+            self.settings,
+            self.workers,
+        ));
+        pools.insert(key, Arc::downgrade(&pool));
         pool
     }
 
@@ -97,6 +116,8 @@ struct Idle {
 pub(crate) struct EndpointPool {
     addr: SocketAddr,
     protocol: UpstreamProtocol,
+    /// Connections are TLS when set.
+    tls: Option<Arc<UpstreamTlsClient>>,
     settings: PoolSettings,
     per_worker: Box<[WorkerConns]>,
 }
@@ -134,12 +155,14 @@ impl EndpointPool {
     fn new(
         addr: SocketAddr,
         protocol: UpstreamProtocol,
+        tls: Option<Arc<UpstreamTlsClient>>,
         settings: PoolSettings,
         workers: usize,
     ) -> EndpointPool {
         EndpointPool {
             addr,
             protocol,
+            tls,
             settings,
             per_worker: (0..workers.max(1)).map(|_| WorkerConns::default()).collect(),
         }
@@ -170,20 +193,10 @@ impl EndpointPool {
                         reused: true,
                     });
                 }
-                let stream = self.connect().await?;
-                let (sender, conn) = http1::Builder::new()
-                    .handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|source| ConnectError::Handshake {
-                        addr: self.addr,
-                        source,
-                    })?;
-                let addr = self.addr;
-                tokio::spawn(async move {
-                    if let Err(err) = conn.with_upgrades().await {
-                        tracing::debug!(%addr, %err, "upstream connection ended with an error");
-                    }
-                });
+                let sender = match self.connect().await? {
+                    Io::Plain(stream) => h1_handshake(self.addr, stream).await?,
+                    Io::Tls(stream) => h1_handshake(self.addr, *stream).await?,
+                };
                 Ok(Checkout {
                     sender: Sender::H1(sender),
                     reused: false,
@@ -200,21 +213,10 @@ impl EndpointPool {
                         reused: true,
                     });
                 }
-                let stream = self.connect().await?;
-                let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-                    .timer(TokioTimer::new())
-                    .handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|source| ConnectError::Handshake {
-                        addr: self.addr,
-                        source,
-                    })?;
-                let addr = self.addr;
-                tokio::spawn(async move {
-                    if let Err(err) = conn.await {
-                        tracing::debug!(%addr, %err, "upstream h2 connection ended with an error");
-                    }
-                });
+                let sender = match self.connect().await? {
+                    Io::Plain(stream) => h2_handshake(self.addr, stream).await?,
+                    Io::Tls(stream) => h2_handshake(self.addr, *stream).await?,
+                };
                 // Concurrent first requests may each open one; the last one stays shared and the
                 // others close once their requests finish.
                 *lock(&self.conns().h2) = Some(sender.clone());
@@ -258,18 +260,83 @@ impl EndpointPool {
         }
     }
 
-    async fn connect(&self) -> Result<TcpStream, ConnectError> {
+    /// A new connection, TLS handshake included: the connect timeout bounds both.
+    async fn connect(&self) -> Result<Io, ConnectError> {
         let addr = self.addr;
-        let stream = match tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(addr)).await
-        {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(ConnectError::Io { addr, source }),
-            Err(_) => return Err(ConnectError::Timeout { addr }),
+        let tls = match &self.tls {
+            None => None,
+            Some(client) => match &client.connector {
+                Ok(connector) => Some(connector),
+                Err(reason) => {
+                    return Err(ConnectError::TlsConfig {
+                        addr,
+                        reason: reason.clone(),
+                    })
+                }
+            },
         };
-        // Latency matters more than packet count for proxied requests.
-        let _ = stream.set_nodelay(true);
-        Ok(stream)
+        let connect = async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|source| ConnectError::Io { addr, source })?;
+            // Latency matters more than packet count for proxied requests.
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => Ok(Io::Plain(stream)),
+                Some((connector, name)) => connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map(|stream| Io::Tls(Box::new(stream)))
+                    .map_err(|source| ConnectError::Tls { addr, source }),
+            }
+        };
+        match tokio::time::timeout(self.settings.connect_timeout, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::Timeout { addr }),
+        }
     }
+}
+
+/// A new upstream connection before HTTP runs on it.
+enum Io {
+    Plain(TcpStream),
+    /// Boxed: the TLS state is large and most connections are plain.
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// HTTP/1.1 on a new connection; the connection task runs on this worker.
+async fn h1_handshake<I>(addr: SocketAddr, io: I) -> Result<http1::SendRequest<UpstreamBody>, ConnectError>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::Builder::new()
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|source| ConnectError::Handshake { addr, source })?;
+    tokio::spawn(async move {
+        if let Err(err) = conn.with_upgrades().await {
+            tracing::debug!(%addr, %err, "upstream connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
+
+/// HTTP/2 on a new connection (prior knowledge in cleartext, ALPN `h2` over TLS).
+async fn h2_handshake<I>(addr: SocketAddr, io: I) -> Result<http2::SendRequest<UpstreamBody>, ConnectError>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|source| ConnectError::Handshake { addr, source })?;
+    tokio::spawn(async move {
+        if let Err(err) = conn.await {
+            tracing::debug!(%addr, %err, "upstream h2 connection ended with an error");
+        }
+    });
+    Ok(sender)
 }
 
 impl Checkout {

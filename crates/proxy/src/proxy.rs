@@ -1,19 +1,22 @@
-//! [`Proxy`]: publishes routing states and owns the listening sockets, the upstream pools and
-//! the metrics.
+//! [`Proxy`]: publishes routing states (with their TLS store) and owns the listening sockets, the
+//! upstream pools and the metrics.
 
+use crate::filters::BuildCtx;
 use crate::listener::{self, ListenerHandle};
-use crate::metrics::Metrics;
+use crate::metrics::{unix_now, Metrics};
 use crate::mirror::{MirrorSlots, MAX_IN_FLIGHT_PER_WORKER};
 use crate::pool::{PoolRegistry, PoolSettings};
 use crate::state::State;
+use crate::upstream_tls::{UpstreamTlsCache, UpstreamTlsClients};
 use crate::workers::Workers;
 use crate::{ApplyReport, ProxyOptions};
 use arc_swap::ArcSwap;
-use fairlead_route::{Config, ListenerProtocol, Table};
+use fairlead_route::{Config, ListenerProtocol, Table, TlsMaterial};
+use fairlead_tls::{TlsOptions, TlsStore};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use prometheus_client::registry::Registry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -32,7 +35,11 @@ pub(crate) struct Shared {
     /// Mirror copies in flight, per worker.
     pub(crate) mirror_slots: Arc<MirrorSlots>,
     pub(crate) access_log: bool,
+    /// Cleartext connections: HTTP/1.1 or h2c, told apart by the first bytes.
     pub(crate) server: auto::Builder<TokioExecutor>,
+    /// TLS connections, where ALPN already chose the protocol.
+    pub(crate) tls_http1: auto::Builder<TokioExecutor>,
+    pub(crate) tls_http2: auto::Builder<TokioExecutor>,
     /// Cancelled by `shutdown`: listeners stop accepting, connections drain.
     pub(crate) shutdown: CancellationToken,
     /// Cancelled when `shutdown` returns: upgraded (tunnelled) connections are cut.
@@ -50,6 +57,9 @@ pub struct Proxy {
     /// Served ports. Also serializes `apply`.
     listeners: Mutex<BTreeMap<u16, ListenerHandle>>,
     sweeper_started: AtomicBool,
+    tls_options: TlsOptions,
+    /// Backend TLS clients of the published state, reused by the next build when unchanged.
+    upstream_tls: Mutex<UpstreamTlsClients>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,8 +84,27 @@ impl Proxy {
             },
             workers.count(),
         ));
-        let (empty, _) = Table::compile(&Config::default());
-        let state = State::build(empty, &Config::default(), &metrics, &pools);
+        let tls_options = TlsOptions {
+            min_version: opts.tls_min_version,
+            ..TlsOptions::default()
+        };
+        let empty_config = Config::default();
+        let (empty, _) = Table::compile(&empty_config);
+        let (no_tls, _) = TlsStore::build(
+            &empty_config,
+            &TlsMaterial::default(),
+            None,
+            &tls_options,
+            unix_now(),
+        );
+        let no_material = TlsMaterial::default();
+        let upstream_tls = UpstreamTlsCache::new(&no_material, UpstreamTlsClients::default());
+        let ctx = BuildCtx {
+            metrics: &metrics,
+            pools: &pools,
+            upstream_tls: &upstream_tls,
+        };
+        let state = State::build(empty, &empty_config, no_tls, &ctx);
         let mut server = auto::Builder::new(TokioExecutor::new());
         server
             .http1()
@@ -89,6 +118,8 @@ impl Proxy {
                 pools,
                 mirror_slots: Arc::new(MirrorSlots::new(workers.count(), MAX_IN_FLIGHT_PER_WORKER)),
                 access_log: opts.access_log,
+                tls_http1: server.clone().http1_only(),
+                tls_http2: server.clone().http2_only(),
                 server,
                 shutdown: CancellationToken::new(),
                 hard_stop,
@@ -98,51 +129,70 @@ impl Proxy {
             bind_address: opts.bind_address,
             listeners: Mutex::new(BTreeMap::new()),
             sweeper_started: AtomicBool::new(false),
+            tls_options,
+            upstream_tls: Mutex::new(UpstreamTlsClients::default()),
         }))
     }
 
     /// Compiles `config` into a table, builds the per-route state (metric handles, endpoint
-    /// pools), swaps it in with one atomic store, binds ports that are new and stops accepting
-    /// on ports no longer present (connections in progress finish).
-    pub fn apply(&self, config: &Config) -> ApplyReport {
+    /// pools, backend TLS configs) and the TLS store of the HTTPS ports from `material`, swaps
+    /// both in with one atomic store, binds ports that are new and stops accepting on ports no
+    /// longer present (connections in progress finish). A certificate whose new material is
+    /// unusable keeps its last good version and is reported in `tls_problems`.
+    pub fn apply(&self, config: &Config, material: &TlsMaterial) -> ApplyReport {
         let mut listeners = lock(&self.listeners);
         let shared = &self.shared;
         let (table, compile_errors) = Table::compile(config);
         let version = table.version();
         let ports = table.ports();
-        let state = State::build(table, config, &shared.metrics, &shared.pools);
+        let (tls, tls_problems) = TlsStore::build(
+            config,
+            material,
+            Some(&shared.state.load().tls),
+            &self.tls_options,
+            unix_now(),
+        );
+        shared
+            .metrics
+            .certificate_expiry
+            .set(tls.certificates().map(|(id, info)| (id, info.not_after_unix)));
+        let state = {
+            let mut clients = lock(&self.upstream_tls);
+            let upstream_tls = UpstreamTlsCache::new(material, std::mem::take(&mut *clients));
+            let ctx = BuildCtx {
+                metrics: &shared.metrics,
+                pools: &shared.pools,
+                upstream_tls: &upstream_tls,
+            };
+            let state = State::build(table, config, tls, &ctx);
+            *clients = upstream_tls.into_built();
+            state
+        };
         shared.state.store(Arc::new(state));
         shared.metrics.set_table_version(version);
         self.start_sweeper();
 
-        let mut tls_ports = BTreeSet::new();
-        let mut wanted = BTreeSet::new();
+        // Per port: TLS when any of its listeners is HTTPS.
+        let mut wanted: BTreeMap<u16, bool> = BTreeMap::new();
         for (port, protocol) in ports {
-            wanted.insert(port);
-            if protocol == ListenerProtocol::Https {
-                tls_ports.insert(port);
-            }
+            *wanted.entry(port).or_default() |= protocol == ListenerProtocol::Https;
         }
         listeners.retain(|port, handle| {
-            let keep = wanted.contains(port) && !tls_ports.contains(port);
+            // A port that switches between cleartext and TLS gets a new accept loop.
+            let keep = wanted.get(port) == Some(&handle.tls);
             if !keep {
                 handle.stop();
             }
             keep
         });
         let mut bind_errors = Vec::new();
-        for port in wanted {
-            if tls_ports.contains(&port) {
-                // Serving cleartext where TLS is expected would be worse than not listening.
-                bind_errors.push((port, "TLS listeners are not supported yet".to_owned()));
-                continue;
-            }
+        for (port, tls) in wanted {
             if listeners.contains_key(&port) || shared.shutdown.is_cancelled() {
                 continue;
             }
-            match listener::start(shared, SocketAddr::new(self.bind_address, port)) {
+            match listener::start(shared, SocketAddr::new(self.bind_address, port), tls) {
                 Ok(handle) => {
-                    tracing::info!(port, addr = %handle.local_addr, "listening");
+                    tracing::info!(port, addr = %handle.local_addr, tls, "listening");
                     listeners.insert(port, handle);
                 }
                 Err(err) => bind_errors.push((port, listener::describe_bind_error(&err))),
@@ -154,6 +204,7 @@ impl Proxy {
             compile_errors,
             bound: listeners.keys().copied().collect(),
             bind_errors,
+            tls_problems,
         }
     }
 

@@ -1,13 +1,19 @@
 //! The routing state requests read: the compiled [`Table`] plus everything per route that can be
 //! prepared off the request path (parsed filters, mirror targets, retry policy, weighted backend
-//! choice, endpoint pools, metric handles). Built whole by `apply`, published with one atomic
-//! store.
+//! choice, endpoint pools, backend TLS configs, metric handles), and the TLS store new
+//! connections are handshaken with. Built whole by `apply`, published with one atomic store, so a
+//! handshake and the requests after it never see a certificate from one config and routes from
+//! another.
 
 use crate::filters::{BuildCtx, CompiledFilters, Level};
-use crate::metrics::{Metrics, RequestHandles, RetryCounter};
-use crate::pool::{EndpointPool, PoolRegistry};
+use crate::metrics::{RequestHandles, RetryCounter};
+use crate::pool::EndpointPool;
 use crate::retry::RetryPolicy;
-use fairlead_route::{CompiledRoute, CompiledTarget, Config, RouteKind, Table, UpstreamProtocol};
+use fairlead_route::{
+    BackendTarget, CompiledRoute, CompiledTarget, Config, Route, RouteKind, Table, UpstreamProtocol,
+    UpstreamTls,
+};
+use fairlead_tls::TlsStore;
 use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +30,8 @@ pub(crate) struct State {
     pub(crate) listeners: HashMap<String, RequestHandles>,
     /// Handles for requests no listener accepted (listener and route labels "").
     pub(crate) unmatched: RequestHandles,
+    /// Certificates and server configs of the HTTPS ports.
+    pub(crate) tls: TlsStore,
 }
 
 /// Per-route data prepared when the state is built.
@@ -61,6 +69,8 @@ pub(crate) struct ServiceState {
 pub(crate) struct Upstream {
     pub(crate) name: Arc<str>,
     pub(crate) protocol: UpstreamProtocol,
+    /// Connections are TLS (BackendTLSPolicy); HTTP/2 requests then carry `:scheme https`.
+    pub(crate) tls: bool,
     pub(crate) endpoints: Vec<Arc<EndpointPool>>,
     /// Round-robin cursor over `endpoints`.
     cursor: AtomicUsize,
@@ -72,17 +82,22 @@ impl Upstream {
         name: &str,
         protocol: UpstreamProtocol,
         endpoints: &[SocketAddr],
-        metrics: &Metrics,
-        pools: &PoolRegistry,
+        tls: Option<&UpstreamTls>,
+        ctx: &BuildCtx<'_>,
     ) -> Upstream {
+        let client = tls.map(|tls| ctx.upstream_tls.client(tls, protocol));
         Upstream {
             name: name.into(),
             protocol,
-            endpoints: endpoints.iter().map(|addr| pools.get(*addr, protocol)).collect(),
+            tls: client.is_some(),
+            endpoints: endpoints
+                .iter()
+                .map(|addr| ctx.pools.get(*addr, protocol, client.as_ref()))
+                .collect(),
             // Start each new state at a random endpoint so frequent table swaps do not keep
             // sending the first request after each swap to the same endpoint.
             cursor: AtomicUsize::new(fastrand::usize(..)),
-            connect_failures: metrics.connect_failures(name),
+            connect_failures: ctx.metrics.connect_failures(name),
         }
     }
 
@@ -93,54 +108,77 @@ impl Upstream {
 }
 
 impl State {
-    pub(crate) fn build(table: Table, config: &Config, metrics: &Metrics, pools: &PoolRegistry) -> State {
-        // Which listeners each route id is attached to, for the listener metric label.
-        let mut route_listeners: HashMap<&str, Vec<&str>> = HashMap::new();
+    pub(crate) fn build(table: Table, config: &Config, tls: TlsStore, ctx: &BuildCtx<'_>) -> State {
+        // Which listeners each route id is attached to, for the listener metric label, and the
+        // config route behind each id (the compiled table does not carry backend TLS).
+        let mut route_listeners: HashMap<&str, (Vec<&str>, &Route)> = HashMap::new();
         for listener in &config.listeners {
             for route in &listener.routes {
-                let ids = route_listeners.entry(route.id.as_str()).or_default();
+                let (ids, _) = route_listeners
+                    .entry(route.id.as_str())
+                    .or_insert_with(|| (Vec::new(), route));
                 if !ids.contains(&listener.id.as_str()) {
                     ids.push(listener.id.as_str());
                 }
             }
         }
-        let ctx = BuildCtx { metrics, pools };
         let routes = table
             .routes()
             .iter()
             .map(|route| {
-                let listener_ids = route_listeners
-                    .get(route.id.as_str())
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                RouteState::build(route, listener_ids, &ctx)
+                let (listener_ids, source) = match route_listeners.get(route.id.as_str()) {
+                    Some((ids, source)) => (ids.as_slice(), Some(*source)),
+                    None => (&[][..], None),
+                };
+                RouteState::build(route, source, listener_ids, ctx)
             })
             .collect();
         let listeners = config
             .listeners
             .iter()
-            .map(|l| (l.id.clone(), metrics.request_handles(&l.id, "")))
+            .map(|l| (l.id.clone(), ctx.metrics.request_handles(&l.id, "")))
             .collect();
         State {
             table,
             routes,
             listeners,
-            unmatched: metrics.request_handles("", ""),
+            unmatched: ctx.metrics.request_handles("", ""),
+            tls,
         }
     }
 }
 
+/// The TLS settings of backend `index` of the config route the compiled one came from (the
+/// table keeps the config's backend order). The name check guards against a mismatch.
+fn backend_tls<'c>(source: Option<&'c Route>, index: usize, name: &str) -> Option<&'c UpstreamTls> {
+    match &source?.backends.get(index)?.target {
+        BackendTarget::Service(svc) if svc.name == name => svc.tls.as_ref(),
+        _ => None,
+    }
+}
+
 impl RouteState {
-    fn build(route: &CompiledRoute, listener_ids: &[&str], ctx: &BuildCtx<'_>) -> RouteState {
+    fn build(
+        route: &CompiledRoute,
+        source: Option<&Route>,
+        listener_ids: &[&str],
+        ctx: &BuildCtx<'_>,
+    ) -> RouteState {
         let mut backends = Vec::new();
         let mut cumulative = Vec::new();
         let mut total: u32 = 0;
-        for backend in route.backends.iter() {
+        for (index, backend) in route.backends.iter().enumerate() {
             total = total.saturating_add(backend.weight);
             cumulative.push(total);
             backends.push(match &backend.target {
                 CompiledTarget::Service(svc) => BackendState::Service(ServiceState {
-                    upstream: Upstream::new(&svc.name, svc.protocol, &svc.endpoints, ctx.metrics, ctx.pools),
+                    upstream: Upstream::new(
+                        &svc.name,
+                        svc.protocol,
+                        &svc.endpoints,
+                        backend_tls(source, index, &svc.name),
+                        ctx,
+                    ),
                     filters: Box::new(CompiledFilters::compile(&backend.filters, Level::Backend, ctx)),
                     retries: ctx.metrics.retries(&svc.name),
                 }),

@@ -3,7 +3,7 @@
 mod support;
 
 use bytes::Bytes;
-use fairlead_route::{Config, Listener, ListenerProtocol};
+use fairlead_route::{Config, Listener};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -78,7 +78,9 @@ async fn table_swaps_under_load_drop_no_request() {
         } else {
             ("a", a_addr)
         };
-        let report = proxy.proxy.apply(&named(port, name, addr, version));
+        let report = proxy
+            .proxy
+            .apply(&named(port, name, addr, version), &Default::default());
         assert!(report.bind_errors.is_empty(), "{:?}", report.bind_errors);
         assert_eq!(report.bound, vec![port]);
     }
@@ -123,7 +125,9 @@ async fn listeners_follow_the_table_and_bind_errors_are_reported() {
         start_proxy(|port| config(port, vec![route("r", vec![service("p", 1, &[backend.addr])])])).await;
     let port = proxy.port;
 
-    let report = proxy.proxy.apply(&two_ports(port, busy_port));
+    let report = proxy
+        .proxy
+        .apply(&two_ports(port, busy_port), &Default::default());
     assert_eq!(report.bind_errors, vec![(busy_port, "address in use".to_owned())]);
     assert_eq!(report.bound, vec![port]);
     assert_eq!(
@@ -134,7 +138,9 @@ async fn listeners_follow_the_table_and_bind_errors_are_reported() {
 
     // Once the port is free, the next apply binds it.
     drop(occupied);
-    let report = proxy.proxy.apply(&two_ports(port, busy_port));
+    let report = proxy
+        .proxy
+        .apply(&two_ports(port, busy_port), &Default::default());
     assert!(report.bind_errors.is_empty(), "{:?}", report.bind_errors);
     let mut expected = vec![port, busy_port];
     expected.sort();
@@ -142,10 +148,10 @@ async fn listeners_follow_the_table_and_bind_errors_are_reported() {
     assert_eq!(get(busy_port, "x.example", "/").await.status, StatusCode::OK);
 
     // Removing the port from the table stops accepting on it.
-    let report = proxy.proxy.apply(&config(
-        port,
-        vec![route("r", vec![service("p", 1, &[backend.addr])])],
-    ));
+    let report = proxy.proxy.apply(
+        &config(port, vec![route("r", vec![service("p", 1, &[backend.addr])])]),
+        &Default::default(),
+    );
     assert_eq!(report.bound, vec![port]);
     let mut refused = false;
     for _ in 0..100 {
@@ -161,25 +167,6 @@ async fn listeners_follow_the_table_and_bind_errors_are_reported() {
     }
     assert!(refused, "port {busy_port} still accepts connections");
     assert_eq!(get(port, "x.example", "/").await.status, StatusCode::OK);
-}
-
-#[tokio::test]
-async fn tls_listeners_are_reported_not_served_in_cleartext() {
-    let proxy = start_proxy(|port| config(port, Vec::new())).await;
-    let tls_port = free_port();
-    let mut cfg = config(proxy.port, Vec::new());
-    cfg.listeners.push(Listener {
-        id: "test/https".into(),
-        port: tls_port,
-        protocol: ListenerProtocol::Https,
-        hostname: None,
-        routes: Vec::new(),
-        tls: None,
-    });
-    let report = proxy.proxy.apply(&cfg);
-    assert_eq!(report.bound, vec![proxy.port]);
-    assert_eq!(report.bind_errors.len(), 1);
-    assert_eq!(report.bind_errors[0].0, tls_port);
 }
 
 /// A backend that signals when a request arrives and answers only when released.

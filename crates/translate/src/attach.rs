@@ -85,6 +85,8 @@ pub(crate) struct Rules {
     /// `rule N: ...` for every kept rule carrying something that answers with an error.
     pub unsupported: Vec<String>,
     pub ref_problems: Vec<RefProblem>,
+    /// BackendTLSPolicies (indexes in [`crate::tls::backend::BackendTls`]) the backends use.
+    pub backend_tls: Vec<usize>,
 }
 
 /// One HTTPRoute or GRPCRoute that names at least one of our Gateways.

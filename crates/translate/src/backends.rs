@@ -9,20 +9,25 @@
 //!   server rejects such a ref, so only an unvalidated manifest gets here.
 //! - `appProtocol` (KEP-3726): `kubernetes.io/h2c` is HTTP/2 with prior knowledge,
 //!   `kubernetes.io/ws` and unset are HTTP/1.1 (WebSocket upgrades work over it). Values that
-//!   need TLS to the backend (`kubernetes.io/wss`, `https`, `tls`) are `UnsupportedProtocol`, as
-//!   the spec asks for a protocol we cannot speak. Any other value is read as HTTP/1.1, since
-//!   Services often carry informal names (`http`, `web`) that mean exactly that.
+//!   need TLS to the backend (`kubernetes.io/wss`, `https`, `tls`) need a BackendTLSPolicy for
+//!   the port, which says how to verify the backend; without one they are
+//!   `UnsupportedProtocol`, as the spec asks for a protocol we cannot speak. Any other value is
+//!   read as HTTP/1.1, since Services often carry informal names (`http`, `web`) that mean
+//!   exactly that.
+//! - A BackendTLSPolicy for the port sets `ServiceBackend.tls` ([`crate::tls::backend`]); one
+//!   that cannot be used makes the backend answer 500 (a mirror to it sends nothing) without
+//!   changing the route's ResolvedRefs, since the route's own references resolved.
 //! - A GRPCRoute always speaks HTTP/2 cleartext to its backends (the spec lets the protocol be
 //!   inferred from the route kind), unless the port asks for TLS.
 
 use crate::conditions::reason;
 use crate::endpoints::Endpoints;
-use crate::meta;
+use crate::grants;
 use crate::resources::ResourceSet;
+use crate::tls::backend::BackendTls;
 use fairlead_route::{Backend, BackendTarget, ServiceBackend, UpstreamProtocol};
 use k8s_openapi::api::core::v1::ServicePort;
 
-const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 /// `appProtocol` that asks for HTTP/2 cleartext with prior knowledge.
 const H2C_APP_PROTOCOL: &str = "kubernetes.io/h2c";
 /// `appProtocol` values that need TLS to the backend, which the proxy cannot originate.
@@ -80,10 +85,19 @@ macro_rules! route_backend_ref {
 }
 pub(crate) use route_backend_ref;
 
-/// Resolves backends against a [`ResourceSet`], recording EndpointSlice problems on the way.
+/// Resolves backends against a [`ResourceSet`], recording EndpointSlice problems and the
+/// BackendTLSPolicies used on the way.
 pub(crate) struct Resolver<'a> {
     resources: &'a ResourceSet,
     pub(crate) endpoints: Endpoints<'a>,
+    pub(crate) backend_tls: BackendTls<'a>,
+}
+
+/// A resolved Service port; `blocked` says why connections to it must fail (its
+/// BackendTLSPolicy cannot be used).
+struct Resolved {
+    backend: ServiceBackend,
+    blocked: Option<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -91,6 +105,7 @@ impl<'a> Resolver<'a> {
         Resolver {
             resources,
             endpoints: Endpoints::new(resources.endpoint_slices()),
+            backend_tls: BackendTls::new(resources),
         }
     }
 
@@ -116,8 +131,25 @@ impl<'a> Resolver<'a> {
         route_namespace: &str,
         backend: &BackendRef<'_>,
     ) -> Result<ServiceBackend, RefProblem> {
-        self.route_service(from_kind, route_namespace, backend)
-            .map_err(|problem| RefProblem::new(problem.reason, format!("RequestMirror: {}", problem.message)))
+        match self.route_service(from_kind, route_namespace, backend) {
+            Ok(Resolved {
+                backend,
+                blocked: None,
+            }) => Ok(backend),
+            // Nothing is mirrored to a backend whose TLS settings cannot be used.
+            Ok(Resolved {
+                backend,
+                blocked: Some(_),
+            }) => Ok(ServiceBackend {
+                endpoints: Vec::new(),
+                tls: None,
+                ..backend
+            }),
+            Err(problem) => Err(RefProblem::new(
+                problem.reason,
+                format!("RequestMirror: {}", problem.message),
+            )),
+        }
     }
 
     /// Resolves an Ingress backend (always in the Ingress's namespace).
@@ -138,7 +170,7 @@ impl<'a> Resolver<'a> {
         from_kind: &str,
         route_namespace: &str,
         backend: &BackendRef<'_>,
-    ) -> Result<ServiceBackend, RefProblem> {
+    ) -> Result<Resolved, RefProblem> {
         check_kind(backend)?;
         if backend.namespace != route_namespace && !self.granted(from_kind, route_namespace, backend) {
             let message = format!(
@@ -156,25 +188,19 @@ impl<'a> Resolver<'a> {
         self.service(backend.namespace, backend.name, backend.port, default_protocol)
     }
 
-    /// True when a ReferenceGrant (v1 or v1beta1, both stored alike) in the target namespace
-    /// allows routes of `from_kind` in `from_namespace` to reach this Service.
+    /// True when a ReferenceGrant in the target namespace allows routes of `from_kind` in
+    /// `from_namespace` to reach this Service.
     fn granted(&self, from_kind: &str, from_namespace: &str, backend: &BackendRef<'_>) -> bool {
-        self.resources
-            .reference_grants()
-            .filter(|g| meta::namespace(&g.metadata) == backend.namespace)
-            .any(|grant| {
-                let from_ok = grant.spec.from.iter().any(|f| {
-                    f.group == GATEWAY_GROUP && f.kind == from_kind && f.namespace == from_namespace
-                });
-                let to_ok = grant.spec.to.iter().any(|t| {
-                    t.group.is_empty()
-                        && t.kind == "Service"
-                        && t.name
-                            .as_deref()
-                            .is_none_or(|n| n.is_empty() || n == backend.name)
-                });
-                from_ok && to_ok
-            })
+        let from = grants::From {
+            kind: from_kind,
+            namespace: from_namespace,
+        };
+        let to = grants::To {
+            kind: "Service",
+            namespace: backend.namespace,
+            name: backend.name,
+        };
+        grants::permits(self.resources, &from, &to)
     }
 
     /// `default_protocol` is what the port speaks when its `appProtocol` does not say more.
@@ -184,7 +210,7 @@ impl<'a> Resolver<'a> {
         name: &str,
         port: PortRef<'_>,
         default_protocol: UpstreamProtocol,
-    ) -> Result<ServiceBackend, RefProblem> {
+    ) -> Result<Resolved, RefProblem> {
         let not_found = |message: String| RefProblem::new(reason::BACKEND_NOT_FOUND, message);
         let Some(service) = self.resources.service(namespace, name) else {
             return Err(not_found(format!("Service {namespace}/{name} not found")));
@@ -219,22 +245,36 @@ impl<'a> Resolver<'a> {
                 "Service {namespace}/{name} has no TCP {wanted}"
             )));
         };
-        let protocol = upstream_protocol(service_port.app_protocol.as_deref(), default_protocol).map_err(
-            |app_protocol| {
-                let message = format!(
-                    "Service {namespace}/{name} port {} has appProtocol {app_protocol:?}, which needs TLS to \
-                     the backend; that is not supported",
-                    service_port.port
-                );
-                RefProblem::new(reason::UNSUPPORTED_PROTOCOL, message)
-            },
-        )?;
+        let policy = self
+            .backend_tls
+            .lookup(namespace, name, service_port.name.as_deref());
+        let protocol = upstream_protocol(
+            service_port.app_protocol.as_deref(),
+            default_protocol,
+            policy.is_some(),
+        )
+        .map_err(|app_protocol| {
+            let message = format!(
+                "Service {namespace}/{name} port {} has appProtocol {app_protocol:?}, which needs TLS to \
+                 the backend, and no BackendTLSPolicy says how to verify it",
+                service_port.port
+            );
+            RefProblem::new(reason::UNSUPPORTED_PROTOCOL, message)
+        })?;
         let endpoints = self.endpoints.resolve(namespace, name, service_port);
-        Ok(ServiceBackend {
-            name: format!("{namespace}/{name}:{}", service_port.port),
-            protocol,
-            endpoints,
-            tls: None,
+        let (tls, blocked) = match policy {
+            None => (None, None),
+            Some(Ok(tls)) => (Some(tls), None),
+            Some(Err(why)) => (None, Some(why)),
+        };
+        Ok(Resolved {
+            backend: ServiceBackend {
+                name: format!("{namespace}/{name}:{}", service_port.port),
+                protocol,
+                endpoints,
+                tls,
+            },
+            blocked,
         })
     }
 }
@@ -255,22 +295,37 @@ fn check_kind(backend: &BackendRef<'_>) -> Result<(), RefProblem> {
     Err(RefProblem::new(reason::INVALID_KIND, message))
 }
 
-/// The protocol for a Service port's `appProtocol`, or the value back when it needs TLS.
+/// The protocol for a Service port's `appProtocol`, or the value back when it needs TLS and
+/// the port has no BackendTLSPolicy (`tls`). Over TLS, HTTP/2 is negotiated by ALPN.
 fn upstream_protocol(
     app_protocol: Option<&str>,
     default: UpstreamProtocol,
+    tls: bool,
 ) -> Result<UpstreamProtocol, &str> {
     match app_protocol {
         None => Ok(default),
-        Some(p) if TLS_APP_PROTOCOLS.iter().any(|t| p.eq_ignore_ascii_case(t)) => Err(p),
+        Some(p) if TLS_APP_PROTOCOLS.iter().any(|t| p.eq_ignore_ascii_case(t)) => {
+            if tls {
+                Ok(default)
+            } else {
+                Err(p)
+            }
+        }
         Some(p) if p.eq_ignore_ascii_case(H2C_APP_PROTOCOL) => Ok(UpstreamProtocol::H2c),
         Some(_) => Ok(default),
     }
 }
 
-fn finish(weight: u32, result: Result<ServiceBackend, RefProblem>) -> (Backend, Option<RefProblem>) {
+fn finish(weight: u32, result: Result<Resolved, RefProblem>) -> (Backend, Option<RefProblem>) {
     let (target, problem) = match result {
-        Ok(service) => (BackendTarget::Service(service), None),
+        Ok(Resolved {
+            backend,
+            blocked: None,
+        }) => (BackendTarget::Service(backend), None),
+        Ok(Resolved {
+            blocked: Some(reason),
+            ..
+        }) => (BackendTarget::Invalid { reason }, None),
         Err(problem) => (
             BackendTarget::Invalid {
                 reason: problem.message.clone(),
@@ -317,15 +372,23 @@ mod tests {
     #[test]
     fn app_protocols_map_to_upstream_protocols() {
         use UpstreamProtocol::{H2c, Http1};
-        assert_eq!(upstream_protocol(None, Http1), Ok(Http1));
-        assert_eq!(upstream_protocol(None, H2c), Ok(H2c));
-        assert_eq!(upstream_protocol(Some("kubernetes.io/h2c"), Http1), Ok(H2c));
-        assert_eq!(upstream_protocol(Some("kubernetes.io/ws"), Http1), Ok(Http1));
-        assert_eq!(upstream_protocol(Some("http"), Http1), Ok(Http1));
-        assert_eq!(upstream_protocol(Some("example.com/custom"), Http1), Ok(Http1));
+        for tls in [false, true] {
+            assert_eq!(upstream_protocol(None, Http1, tls), Ok(Http1));
+            assert_eq!(upstream_protocol(None, H2c, tls), Ok(H2c));
+            assert_eq!(upstream_protocol(Some("kubernetes.io/h2c"), Http1, tls), Ok(H2c));
+            assert_eq!(upstream_protocol(Some("kubernetes.io/ws"), Http1, tls), Ok(Http1));
+            assert_eq!(upstream_protocol(Some("http"), Http1, tls), Ok(Http1));
+            assert_eq!(
+                upstream_protocol(Some("example.com/custom"), Http1, tls),
+                Ok(Http1)
+            );
+        }
         for tls in ["kubernetes.io/wss", "https", "HTTPS", "tls"] {
-            assert_eq!(upstream_protocol(Some(tls), Http1), Err(tls), "{tls}");
-            assert_eq!(upstream_protocol(Some(tls), H2c), Err(tls), "{tls}");
+            assert_eq!(upstream_protocol(Some(tls), Http1, false), Err(tls), "{tls}");
+            assert_eq!(upstream_protocol(Some(tls), H2c, false), Err(tls), "{tls}");
+            // With a BackendTLSPolicy the port is reached over TLS, speaking the route's default.
+            assert_eq!(upstream_protocol(Some(tls), Http1, true), Ok(Http1), "{tls}");
+            assert_eq!(upstream_protocol(Some(tls), H2c, true), Ok(H2c), "{tls}");
         }
     }
 }

@@ -6,6 +6,9 @@ pub(crate) const PROGRAMMED: &str = "Programmed";
 pub(crate) const RESOLVED_REFS: &str = "ResolvedRefs";
 pub(crate) const CONFLICTED: &str = "Conflicted";
 pub(crate) const PARTIALLY_INVALID: &str = "PartiallyInvalid";
+/// Listener: HTTPS listeners on one port whose hostnames overlap (negative polarity, only
+/// ever set to True).
+pub(crate) const OVERLAPPING_TLS_CONFIG: &str = "OverlappingTLSConfig";
 /// Used on EndpointSlices whose contents translation had to skip.
 pub(crate) const VALID: &str = "Valid";
 
@@ -30,6 +33,16 @@ pub(crate) mod reason {
     pub(crate) const PATH_CONFLICT: &str = "PathConflict";
     pub(crate) const INVALID_ADDRESS: &str = "InvalidAddress";
     pub(crate) const UNSUPPORTED_ADDRESS_TYPE: &str = "UnsupportedAddressType";
+    pub(crate) const INVALID_CERTIFICATE_REF: &str = "InvalidCertificateRef";
+    pub(crate) const INVALID_CA_CERTIFICATE_REF: &str = "InvalidCACertificateRef";
+    /// Listener CA refs of an unsupported kind (BackendTLSPolicy uses [`INVALID_KIND`]).
+    pub(crate) const INVALID_CA_CERTIFICATE_KIND: &str = "InvalidCACertificateKind";
+    pub(crate) const NO_VALID_CA_CERTIFICATE: &str = "NoValidCACertificate";
+    pub(crate) const OVERLAPPING_HOSTNAMES: &str = "OverlappingHostnames";
+    /// Policies (GEP-713): the target does not exist.
+    pub(crate) const TARGET_NOT_FOUND: &str = "TargetNotFound";
+    /// Policies (GEP-713): another policy takes precedence for the same target.
+    pub(crate) const CONFLICTED: &str = "Conflicted";
 }
 
 /// Reasons added for listener conflicts, Gateway addresses and route kind conflicts.

@@ -21,6 +21,7 @@ mod conditions;
 mod endpoints;
 mod features;
 mod gateway;
+mod grants;
 mod grpcroute;
 mod hostnames;
 mod httproute;
@@ -30,6 +31,7 @@ mod objects;
 mod parse;
 mod resources;
 mod selector;
+mod tls;
 
 pub use objects::{Kind, Object, ObjectKey, DEFAULT_NAMESPACE};
 pub use parse::{parse_documents, ParseError};
@@ -87,23 +89,35 @@ pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
     let mut resolver = Resolver::new(resources);
     let mut statuses: Vec<ObjectStatus> = Vec::new();
     let mut listeners = Vec::new();
+    let mut material = TlsMaterial::default();
 
     let (classes, class_statuses) = gateway::our_classes(resources, options);
     statuses.extend(class_statuses);
-    let mut gateways = gateway::our_gateways(resources, &classes);
+    let mut tls_inputs = gateway::TlsInputs {
+        resources,
+        now_unix: options.now_unix,
+        material: &mut material,
+    };
+    let mut gateways = gateway::our_gateways(resources, &classes, &mut tls_inputs);
     let mut routes = httproute::inputs(resources, &mut resolver, &gateways);
     routes.extend(grpcroute::inputs(resources, &mut resolver, &gateways));
-    statuses.extend(attach::attach_all(resources, &routes, &mut gateways));
+    let route_statuses = attach::attach_all(resources, &routes, &mut gateways);
+    record_policy_ancestors(&mut resolver, &routes, &route_statuses);
+    statuses.extend(route_statuses);
     for model in gateways.into_values() {
         let (gateway_listeners, status) = model.finish();
         listeners.extend(gateway_listeners);
         statuses.push(status);
     }
 
-    let (ingress_listener, ingress_statuses) = ingress::translate(resources, options, &mut resolver);
-    listeners.extend(ingress_listener);
+    let (ingress_listeners, ingress_statuses) =
+        ingress::translate(resources, options, &mut resolver, &mut material);
+    listeners.extend(ingress_listeners);
     statuses.extend(ingress_statuses);
 
+    let (policy_statuses, policy_material) = resolver.backend_tls.finish();
+    statuses.extend(policy_statuses);
+    material.ca_bundles.extend(policy_material.ca_bundles);
     statuses.extend(resolver.endpoints.into_statuses());
 
     listeners.sort_by(|a, b| (a.port, &a.id).cmp(&(b.port, &b.id)));
@@ -114,6 +128,31 @@ pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
             listeners,
         },
         status: StatusReport { objects: statuses },
-        tls: TlsMaterial::default(),
+        tls: material,
+    }
+}
+
+/// A BackendTLSPolicy's status ancestors are the Gateways that accepted a route using it.
+fn record_policy_ancestors(
+    resolver: &mut Resolver<'_>,
+    routes: &[attach::RouteInput<'_>],
+    statuses: &[ObjectStatus],
+) {
+    for (route, status) in routes.iter().zip(statuses) {
+        if route.rules.backend_tls.is_empty() {
+            continue;
+        }
+        let accepted_by = status.parents.iter().filter(|p| {
+            p.conditions
+                .iter()
+                .any(|c| c.type_ == conditions::ACCEPTED && c.status)
+        });
+        for parent in accepted_by {
+            resolver.backend_tls.add_ancestor(
+                &route.rules.backend_tls,
+                &parent.parent.namespace,
+                &parent.parent.name,
+            );
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! The typed Kubernetes objects translation reads, and the keys that identify them.
 
+use gateway_api::backendtlspolicies::BackendTlsPolicy;
 use gateway_api::experimental::httproutes::HttpRoute;
 use gateway_api::gatewayclasses::GatewayClass;
 use gateway_api::gateways::Gateway;
 use gateway_api::grpcroutes::GrpcRoute;
 use gateway_api::referencegrants::ReferenceGrant;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -24,7 +25,11 @@ pub enum Object {
     Service(Box<Service>),
     EndpointSlice(Box<EndpointSlice>),
     Secret(Box<Secret>),
+    /// CA bundles (`ca.crt`) for client certificate and backend TLS validation.
+    ConfigMap(Box<ConfigMap>),
     Namespace(Box<Namespace>),
+    /// `gateway.networking.k8s.io/v1` (or `v1alpha3`, same fields).
+    BackendTlsPolicy(Box<BackendTlsPolicy>),
     /// A kind (or API version) translation does not read.
     Ignored {
         api_version: String,
@@ -46,7 +51,9 @@ pub enum Kind {
     Service,
     EndpointSlice,
     Secret,
+    ConfigMap,
     Namespace,
+    BackendTlsPolicy,
 }
 
 impl Kind {
@@ -63,7 +70,9 @@ impl Kind {
             Kind::Service => "Service",
             Kind::EndpointSlice => "EndpointSlice",
             Kind::Secret => "Secret",
+            Kind::ConfigMap => "ConfigMap",
             Kind::Namespace => "Namespace",
+            Kind::BackendTlsPolicy => "BackendTLSPolicy",
         }
     }
 
@@ -112,7 +121,9 @@ impl Object {
             Object::Service(o) => &o.metadata,
             Object::EndpointSlice(o) => &o.metadata,
             Object::Secret(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
             Object::Namespace(o) => &o.metadata,
+            Object::BackendTlsPolicy(o) => &o.metadata,
             Object::Ignored { .. } => return None,
         })
     }
@@ -130,7 +141,9 @@ impl Object {
             Object::Service(_) => Kind::Service,
             Object::EndpointSlice(_) => Kind::EndpointSlice,
             Object::Secret(_) => Kind::Secret,
+            Object::ConfigMap(_) => Kind::ConfigMap,
             Object::Namespace(_) => Kind::Namespace,
+            Object::BackendTlsPolicy(_) => Kind::BackendTlsPolicy,
             Object::Ignored { .. } => return None,
         })
     }

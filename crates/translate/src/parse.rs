@@ -211,6 +211,8 @@ impl Parser<'_> {
             ("networking.k8s.io/v1", "IngressClass") => typed(value).map(Object::IngressClass),
             ("v1", "Service") => typed(value).map(Object::Service),
             ("v1", "Secret") => typed(value).map(Object::Secret),
+            ("v1", "ConfigMap") => typed(value).map(Object::ConfigMap),
+            (GATEWAY_V1 | GATEWAY_V1ALPHA3, "BackendTLSPolicy") => typed(value).map(Object::BackendTlsPolicy),
             ("v1", "Namespace") => typed(value).map(Object::Namespace),
             ("discovery.k8s.io/v1", "EndpointSlice") => typed(value).map(Object::EndpointSlice),
             _ => {
@@ -241,6 +243,8 @@ impl Parser<'_> {
 
 const GATEWAY_V1: &str = "gateway.networking.k8s.io/v1";
 const GATEWAY_V1BETA1: &str = "gateway.networking.k8s.io/v1beta1";
+/// BackendTLSPolicy before it reached v1; the fields fairlead reads are the same.
+const GATEWAY_V1ALPHA3: &str = "gateway.networking.k8s.io/v1alpha3";
 
 /// Deserializes a typed object, naming the field that failed (`spec.listeners[0].port: ...`).
 fn typed<T: DeserializeOwned>(value: Value) -> Result<Box<T>, String> {

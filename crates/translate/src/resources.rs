@@ -1,12 +1,13 @@
 //! [`ResourceSet`]: the typed objects translation reads, keyed by (kind, namespace, name).
 
 use crate::objects::{Kind, Object, ObjectKey, DEFAULT_NAMESPACE};
+use gateway_api::backendtlspolicies::BackendTlsPolicy;
 use gateway_api::experimental::httproutes::HttpRoute;
 use gateway_api::gatewayclasses::GatewayClass;
 use gateway_api::gateways::Gateway;
 use gateway_api::grpcroutes::GrpcRoute;
 use gateway_api::referencegrants::ReferenceGrant;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use std::collections::BTreeMap;
@@ -29,7 +30,9 @@ pub struct ResourceSet {
     services: BTreeMap<NsName, Service>,
     endpoint_slices: BTreeMap<NsName, EndpointSlice>,
     secrets: BTreeMap<NsName, Secret>,
+    config_maps: BTreeMap<NsName, ConfigMap>,
     namespaces: BTreeMap<String, Namespace>,
+    backend_tls_policies: BTreeMap<NsName, BackendTlsPolicy>,
 }
 
 /// Accessors for one namespaced kind: sorted iteration and lookup by namespace and name.
@@ -122,6 +125,14 @@ impl ResourceSet {
                 set_ns(&mut o.metadata);
                 self.secrets.insert(key, *o);
             }
+            Object::ConfigMap(mut o) => {
+                set_ns(&mut o.metadata);
+                self.config_maps.insert(key, *o);
+            }
+            Object::BackendTlsPolicy(mut o) => {
+                set_ns(&mut o.metadata);
+                self.backend_tls_policies.insert(key, *o);
+            }
             Object::Namespace(o) => {
                 self.namespaces.insert(name, *o);
             }
@@ -149,6 +160,8 @@ impl ResourceSet {
             Kind::Service => self.services.remove(&nk).is_some(),
             Kind::EndpointSlice => self.endpoint_slices.remove(&nk).is_some(),
             Kind::Secret => self.secrets.remove(&nk).is_some(),
+            Kind::ConfigMap => self.config_maps.remove(&nk).is_some(),
+            Kind::BackendTlsPolicy => self.backend_tls_policies.remove(&nk).is_some(),
             Kind::Namespace => self.namespaces.remove(&key.name).is_some(),
         }
     }
@@ -165,7 +178,9 @@ impl ResourceSet {
             + self.services.len()
             + self.endpoint_slices.len()
             + self.secrets.len()
+            + self.config_maps.len()
             + self.namespaces.len()
+            + self.backend_tls_policies.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -182,6 +197,8 @@ impl ResourceSet {
     namespaced!(services, service, Service);
     namespaced!(endpoint_slices, endpoint_slice, EndpointSlice);
     namespaced!(secrets, secret, Secret);
+    namespaced!(config_maps, config_map, ConfigMap);
+    namespaced!(backend_tls_policies, backend_tls_policy, BackendTlsPolicy);
     cluster_scoped!(namespaces, namespace, Namespace);
 }
 

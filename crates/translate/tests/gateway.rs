@@ -99,7 +99,7 @@ fn listener_hostname_is_lowercased_into_the_config() {
 #[test]
 fn unsupported_protocols_are_refused_and_the_rest_still_serve() {
     let listeners = r#"    - {name: http, protocol: HTTP, port: 80}
-    - {name: https, protocol: HTTPS, port: 443, tls: {certificateRefs: [{name: cert}]}}
+    - {name: tls, protocol: TLS, port: 443, tls: {mode: Passthrough}}
     - {name: tcp, protocol: TCP, port: 5432}"#;
     let t = run(&[&gateway(listeners)]);
     assert_eq!(
@@ -114,20 +114,21 @@ fn unsupported_protocols_are_refused_and_the_rest_still_serve() {
     let accepted = condition(&gw.conditions, "Accepted");
     assert_eq!(sr(accepted), (true, "ListenersNotValid"));
     assert!(
-        accepted.message.contains("https") && accepted.message.contains("tcp"),
+        accepted.message.contains("tls (") && accepted.message.contains("tcp"),
         "{}",
         accepted.message
     );
     assert_eq!(sr(condition(&gw.conditions, "Programmed")), (true, "Programmed"));
-    let https = gw.listeners.iter().find(|l| l.name == "https").unwrap();
-    let c = condition(&https.conditions, "Accepted");
+    let tls = gw.listeners.iter().find(|l| l.name == "tls").unwrap();
+    let c = condition(&tls.conditions, "Accepted");
     assert_eq!(sr(c), (false, "UnsupportedProtocol"));
     assert!(
-        c.message.contains("TLS"),
-        "the message says HTTPS comes with TLS: {}",
+        c.message.contains("HTTP and HTTPS"),
+        "the message says what is served: {}",
         c.message
     );
-    assert_eq!(sr(condition(&https.conditions, "Programmed")), (false, "Invalid"));
+    assert_eq!(sr(condition(&tls.conditions, "Programmed")), (false, "Invalid"));
+    assert!(tls.supported_kinds.is_empty());
     let tcp = gw.listeners.iter().find(|l| l.name == "tcp").unwrap();
     assert_eq!(
         sr(condition(&tcp.conditions, "Accepted")),

@@ -364,6 +364,7 @@ fn no_hostname_intersection_is_reported() {
 
 #[test]
 fn listener_that_is_not_programmed_does_not_take_routes() {
+    // An HTTPS listener without certificateRefs has no certificate to serve.
     let gw = gateway("    - {name: https, protocol: HTTPS, port: 443}");
     let t = run(&[
         &gw,
@@ -371,7 +372,8 @@ fn listener_that_is_not_programmed_does_not_take_routes() {
     ]);
     let c = condition(&parent(&t, "r").conditions, "Accepted");
     assert_eq!(sr(c), (false, "NotAllowedByListeners"));
-    assert!(c.message.contains("HTTPS"), "{}", c.message);
+    assert!(c.message.contains("certificateRefs"), "{}", c.message);
+    assert!(t.config.listeners.is_empty());
 }
 
 #[test]

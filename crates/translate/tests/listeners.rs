@@ -68,13 +68,19 @@ fn different_protocols_on_one_port_conflict_and_other_ports_still_serve() {
         );
     }
     // A listener already refused for its own protocol keeps that reason on Accepted.
-    let https = listener_status(&t, "default", "web", "https");
+    let tcp = listener_status(&t, "default", "web", "tcp");
     assert_eq!(
-        sr(condition(&https.conditions, "Accepted")),
+        sr(condition(&tcp.conditions, "Accepted")),
         (false, "UnsupportedProtocol")
     );
-    let http = listener_status(&t, "default", "web", "http");
-    assert_eq!(sr(condition(&http.conditions, "Accepted")), (false, "Invalid"));
+    for name in ["http", "https"] {
+        let l = listener_status(&t, "default", "web", name);
+        assert_eq!(
+            sr(condition(&l.conditions, "Accepted")),
+            (false, "Invalid"),
+            "{name}"
+        );
+    }
     let other = listener_status(&t, "default", "web", "other");
     assert_eq!(
         sr(condition(&other.conditions, "Conflicted")),

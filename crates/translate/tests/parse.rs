@@ -70,6 +70,18 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: ns}
 ---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ca}
+data: {ca.crt: pem}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: p}
+spec:
+  targetRefs: [{group: "", kind: Service, name: s}]
+  validation: {hostname: s.example.com, wellKnownCACertificates: System}
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: d}
@@ -90,6 +102,8 @@ metadata: {name: d}
             "EndpointSlice",
             "Secret",
             "Namespace",
+            "ConfigMap",
+            "BackendTLSPolicy",
             "ignored Deployment"
         ]
     );
@@ -362,8 +376,64 @@ fn ignored_objects_are_not_stored() {
     let mut set = ResourceSet::new();
     assert!(!set.insert(Object::Ignored {
         api_version: "v1".into(),
-        kind: "ConfigMap".into(),
+        kind: "Deployment".into(),
         name: "x".into()
     }));
     assert!(set.is_empty());
+}
+
+#[test]
+fn config_maps_and_backend_tls_policies_are_stored_and_removed_by_key() {
+    let text = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ca, namespace: apps}
+data: {ca.crt: "-----BEGIN CERTIFICATE-----"}
+binaryData: {other: aGVsbG8=}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha3
+kind: BackendTLSPolicy
+metadata: {name: old-api}
+spec:
+  targetRefs: [{group: "", kind: Service, name: s, sectionName: https}]
+  validation:
+    hostname: s.example.com
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+    subjectAltNames: [{type: URI, uri: "spiffe://cluster/ns/apps/sa/s"}]
+"#;
+    let (objects, errors) = parse_documents("tls.yaml", text);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut set: ResourceSet = objects.into_iter().collect();
+    assert_eq!(set.len(), 2);
+    let cm = set.config_map("apps", "ca").expect("stored in its namespace");
+    assert_eq!(
+        cm.data.as_ref().and_then(|d| d.get("ca.crt")).map(String::as_str),
+        Some("-----BEGIN CERTIFICATE-----")
+    );
+    assert_eq!(
+        cm.binary_data
+            .as_ref()
+            .and_then(|d| d.get("other"))
+            .map(|b| b.0.clone()),
+        Some(b"hello".to_vec()),
+        "binaryData is base64-decoded"
+    );
+    let policy = set
+        .backend_tls_policy("default", "old-api")
+        .expect("v1alpha3 is read as v1, in the default namespace");
+    assert_eq!(policy.spec.validation.hostname, "s.example.com");
+    assert_eq!(policy.spec.target_refs[0].section_name.as_deref(), Some("https"));
+    assert!(set.remove(&ObjectKey::new(Kind::ConfigMap, Some("apps"), "ca")));
+    assert!(set.remove(&ObjectKey::new(Kind::BackendTlsPolicy, None, "old-api")));
+    assert!(set.is_empty());
+}
+
+#[test]
+fn backend_tls_policy_without_validation_is_a_parse_error_naming_the_field() {
+    let text = "apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: p}\nspec: {targetRefs: []}\n";
+    let (objects, errors) = parse_documents("p.yaml", text);
+    assert!(objects.is_empty());
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].kind.as_deref(), Some("BackendTLSPolicy"));
+    assert!(errors[0].reason.contains("validation"), "{}", errors[0].reason);
 }

@@ -15,6 +15,7 @@ pub mod process;
 pub mod recorder;
 pub mod scenario;
 pub mod status;
+pub mod tls;
 
 pub use client::{h2c_get, raw_exchange, request, tally, Http, Reply};
 pub use echo::Echo;

@@ -193,6 +193,7 @@ pub fn options() -> ProxyOptions {
         upstream_idle_timeout: Duration::from_secs(90),
         access_log: true,
         workers: 2,
+        tls_min_version: Default::default(),
     }
 }
 
@@ -208,7 +209,7 @@ pub async fn start_proxy(make: impl Fn(u16) -> Config) -> TestProxy {
     let proxy = Proxy::new(options(), &mut registry).expect("proxy workers start");
     for _ in 0..10 {
         let port = free_port();
-        let report = proxy.apply(&make(port));
+        let report = proxy.apply(&make(port), &Default::default());
         assert!(report.compile_errors.is_empty(), "{:?}", report.compile_errors);
         if report.bind_errors.is_empty() {
             return TestProxy {

@@ -12,14 +12,18 @@
 //! then route precedence. When the protocols differ the socket cannot speak both, so the port
 //! belongs to the oldest accepted Gateway (creationTimestamp, then namespace/name) holding a
 //! listener on it, and the other Gateways' listeners there are Conflicted with ProtocolConflict.
-//! A listener whose protocol fairlead does not serve yet (HTTPS, TCP) still holds its port, as
+//! A listener whose protocol fairlead does not serve (TCP, UDP, TLS) still holds its port, as
 //! it does inside a Gateway, so that supporting the protocol later does not move ports around.
+//!
+//! HTTPS listeners of one Gateway on one port whose hostnames overlap (one covers the other,
+//! or one has none) get OverlappingTLSConfig=True, as the spec requires: a client may reuse a
+//! connection made for one of them for the other's hosts.
 
 use super::listener::ListenerModel;
 use super::Gateways;
 use crate::conditions::reason;
 use crate::conditions::reason_ext::PROTOCOL_CONFLICT;
-use crate::meta;
+use crate::{hostnames, meta};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Protocols whose listeners are told apart by hostname as well as by port.
@@ -108,6 +112,35 @@ pub(super) fn across_gateways(gateways: &mut Gateways<'_>) {
                 }
                 Some(_) => {}
             }
+        }
+    }
+}
+
+/// Marks the HTTPS listeners whose hostnames overlap another HTTPS listener's on the same port.
+pub(super) fn overlapping_tls(listeners: &mut [ListenerModel<'_>]) {
+    let https: Vec<(usize, u16, Vec<String>)> = listeners
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.protocol() == "HTTPS")
+        .filter_map(|(i, l)| Some((i, l.port?, l.hostname.iter().cloned().collect())))
+        .collect();
+    for (i, port, hosts) in &https {
+        let others: Vec<&str> = https
+            .iter()
+            .filter(|(j, p, h)| j != i && p == port && hostnames::overlap(hosts, h))
+            .filter_map(|(j, _, _)| listeners.get(*j))
+            .map(|l| l.spec.name.as_str())
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let message = format!(
+            "hostname {} overlaps the hostnames of HTTPS listener(s) {} on port {port}",
+            hosts.first().map_or("(none)", String::as_str),
+            others.join(", ")
+        );
+        if let Some(l) = listeners.get_mut(*i) {
+            l.overlapping = Some(message);
         }
     }
 }

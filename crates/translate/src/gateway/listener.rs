@@ -1,11 +1,12 @@
 //! One Gateway listener as routes see it: what it admits, why it is not served, and the
 //! conditions its status carries.
 
-use crate::conditions::{reason, ACCEPTED, CONFLICTED, PROGRAMMED, RESOLVED_REFS};
-use fairlead_route::{Condition, Route};
+use crate::backends::RefProblem;
+use crate::conditions::{reason, ACCEPTED, CONFLICTED, OVERLAPPING_TLS_CONFIG, PROGRAMMED, RESOLVED_REFS};
+use fairlead_route::{Condition, ListenerTls, Route};
 use gateway_api::gateways::{
     GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as FromNamespaces,
-    GatewayListenersAllowedRoutesNamespacesSelector as NamespaceSelector,
+    GatewayListenersAllowedRoutesNamespacesSelector as NamespaceSelector, GatewayListenersTlsMode,
 };
 use std::collections::BTreeSet;
 
@@ -41,6 +42,20 @@ pub(crate) struct ListenerModel<'a> {
     pub conflict: Option<(&'static str, String)>,
     /// Why the Gateway as a whole is not accepted; no listener of it is served then.
     pub gateway_refused: Option<String>,
+    /// HTTPS: the certificate and client CA ids the listener terminates with.
+    pub tls: Option<ListenerTls>,
+    /// certificateRefs and CA certificate refs that did not resolve, for ResolvedRefs.
+    pub tls_problems: Vec<RefProblem>,
+    /// HTTPS: why no certificate can be served as written. The listener still goes into the
+    /// config with its certificate ids, so the proxy keeps serving the last good certificate it
+    /// had under them, but it is not Programmed.
+    pub no_valid_certificate: Option<String>,
+    /// HTTPS: why the listener cannot be served at all (no certificate id to serve).
+    pub unservable: Option<String>,
+    /// Said on Accepted when the listener is accepted with a caveat.
+    pub accepted_note: Option<String>,
+    /// OverlappingTLSConfig=True message. Set by `super::conflicts`.
+    pub overlapping: Option<String>,
     /// Routes attached, for attachedRoutes and to add a route's rules once even when several
     /// parentRefs select the listener.
     pub attached: BTreeSet<AttachedRoute>,
@@ -65,12 +80,14 @@ impl<'a> ListenerModel<'a> {
                 reason::PORT_UNAVAILABLE,
                 format!("port {} is out of range", spec.port),
             ))
-        } else if spec.protocol == "HTTPS" {
-            let message = "HTTPS listeners are not supported yet: TLS termination arrives in a later release";
-            Some((reason::UNSUPPORTED_PROTOCOL, message.to_string()))
-        } else if spec.protocol != "HTTP" {
+        } else if spec.protocol == "HTTPS" && is_passthrough(spec) {
+            let message = "tls.mode Passthrough is not supported on an HTTPS listener: HTTPS \
+                           listeners terminate TLS (mode Terminate); passthrough needs protocol TLS \
+                           and TLSRoute, which fairlead does not serve";
+            Some((reason::UNSUPPORTED_VALUE, message.to_string()))
+        } else if spec.protocol != "HTTP" && spec.protocol != "HTTPS" {
             let message = format!(
-                "protocol {} is not supported; fairlead serves HTTP listeners",
+                "protocol {} is not supported; fairlead serves HTTP and HTTPS listeners",
                 spec.protocol
             );
             Some((reason::UNSUPPORTED_PROTOCOL, message))
@@ -88,6 +105,12 @@ impl<'a> ListenerModel<'a> {
             refused,
             conflict: None,
             gateway_refused: None,
+            tls: None,
+            tls_problems: Vec::new(),
+            no_valid_certificate: None,
+            unservable: None,
+            accepted_note: None,
+            overlapping: None,
             attached: BTreeSet::new(),
             routes: Vec::new(),
         }
@@ -95,6 +118,18 @@ impl<'a> ListenerModel<'a> {
 
     pub(crate) fn protocol(&self) -> &str {
         &self.spec.protocol
+    }
+
+    /// True for an HTTPS listener that terminates TLS (and is not refused for its settings).
+    pub(crate) fn terminates_tls(&self) -> bool {
+        self.spec.protocol == "HTTPS" && self.refused.is_none()
+    }
+
+    /// Refuses the listener (Accepted=False) unless it is already refused for another reason.
+    pub(crate) fn refuse(&mut self, reason: &'static str, message: String) {
+        if self.refused.is_none() {
+            self.refused = Some((reason, message));
+        }
     }
 
     /// True when allowedRoutes.kinds admits routes of this kind.
@@ -114,44 +149,75 @@ impl<'a> ListenerModel<'a> {
         if let Some(message) = &self.gateway_refused {
             return Some(message.clone());
         }
+        if let Some(message) = &self.unservable {
+            return Some(message.clone());
+        }
         self.kinds
             .is_empty()
             .then(|| "allowedRoutes.kinds admits no supported route kind".to_string())
     }
 
-    /// Accepted, ResolvedRefs, Conflicted and Programmed, always all four.
+    /// Why the listener is Programmed=False: a [`Self::problem`], or no certificate that is
+    /// valid as written (the listener is then still in the config, see `no_valid_certificate`).
+    pub(crate) fn not_programmed(&self) -> Option<String> {
+        self.problem().or_else(|| self.no_valid_certificate.clone())
+    }
+
+    /// Accepted, ResolvedRefs, Conflicted and Programmed, always all four, then
+    /// OverlappingTLSConfig when it is True (the spec never sets it to False).
     pub(crate) fn conditions(&self) -> Vec<Condition> {
         let accepted = match (&self.refused, &self.conflict) {
             (Some((why, message)), _) => Condition::new(ACCEPTED, false, why, message.clone()),
             // The spec forbids serving any of a set of indistinct listeners; conformance
             // (GatewayListenerProtocolAndRouteKindConflicts) expects reason Invalid here.
             (None, Some((_, message))) => Condition::new(ACCEPTED, false, reason::INVALID, message.clone()),
-            (None, None) => Condition::new(ACCEPTED, true, reason::ACCEPTED, "Listener is accepted"),
+            (None, None) => {
+                let message = match &self.accepted_note {
+                    Some(note) => format!("Listener is accepted; {note}"),
+                    None => "Listener is accepted".to_string(),
+                };
+                Condition::new(ACCEPTED, true, reason::ACCEPTED, message)
+            }
         };
-        let resolved_refs = if self.invalid_kinds.is_empty() {
-            Condition::new(
+        // TLS references come first: the spec names their reasons for HTTPS listeners, and the
+        // message lists every problem whatever the reason shown.
+        let mut problems: Vec<String> = self.tls_problems.iter().map(|p| p.message.clone()).collect();
+        let mut first_reason = self.tls_problems.first().map(|p| p.reason);
+        if !self.invalid_kinds.is_empty() {
+            problems.push(format!(
+                "unsupported route kinds: {}; only {} are supported",
+                self.invalid_kinds.join(", "),
+                ROUTE_KINDS.join(" and ")
+            ));
+            first_reason.get_or_insert(reason::INVALID_ROUTE_KINDS);
+        }
+        let resolved_refs = match first_reason {
+            None => Condition::new(
                 RESOLVED_REFS,
                 true,
                 reason::RESOLVED_REFS,
                 "All references resolved",
-            )
-        } else {
-            let message = format!(
-                "unsupported route kinds: {}; only {} are supported",
-                self.invalid_kinds.join(", "),
-                ROUTE_KINDS.join(" and ")
-            );
-            Condition::new(RESOLVED_REFS, false, reason::INVALID_ROUTE_KINDS, message)
+            ),
+            Some(why) => Condition::new(RESOLVED_REFS, false, why, problems.join("; ")),
         };
         let conflicted = match &self.conflict {
             Some((why, message)) => Condition::new(CONFLICTED, true, why, message.clone()),
             None => Condition::new(CONFLICTED, false, reason::NO_CONFLICTS, "No conflicts"),
         };
-        let programmed = match self.problem() {
-            None => Condition::new(PROGRAMMED, true, reason::PROGRAMMED, "Listener is programmed"),
+        let programmed = match self.not_programmed() {
             Some(problem) => Condition::new(PROGRAMMED, false, reason::INVALID, problem),
+            None => Condition::new(PROGRAMMED, true, reason::PROGRAMMED, "Listener is programmed"),
         };
-        vec![accepted, resolved_refs, conflicted, programmed]
+        let mut conditions = vec![accepted, resolved_refs, conflicted, programmed];
+        if let Some(message) = &self.overlapping {
+            conditions.push(Condition::new(
+                OVERLAPPING_TLS_CONFIG,
+                true,
+                reason::OVERLAPPING_HOSTNAMES,
+                message.clone(),
+            ));
+        }
+        conditions
     }
 
     /// supportedKinds: the admitted kinds on listeners whose protocol carries HTTP routes.
@@ -162,6 +228,14 @@ impl<'a> ListenerModel<'a> {
             Vec::new()
         }
     }
+}
+
+/// `tls.mode: Passthrough` (the default is Terminate).
+fn is_passthrough(spec: &GatewayListeners) -> bool {
+    spec.tls
+        .as_ref()
+        .and_then(|t| t.mode.as_ref())
+        .is_some_and(|m| *m == GatewayListenersTlsMode::Passthrough)
 }
 
 /// The route kinds a listener admits (default: every kind we serve) and the ones it names that

@@ -7,8 +7,10 @@
 
 mod conflicts;
 mod listener;
+mod tls;
 
 pub(crate) use listener::{AllowedNamespaces, ListenerModel};
+pub(crate) use tls::TlsInputs;
 
 use crate::conditions::reason_ext::UNSUPPORTED_ADDRESS;
 use crate::conditions::{reason, ACCEPTED, PROGRAMMED};
@@ -58,8 +60,13 @@ pub(crate) struct GatewayModel<'a> {
     refused: Option<String>,
 }
 
-/// Models every Gateway whose class is one of ours, with listener conflicts marked.
-pub(crate) fn our_gateways<'a>(resources: &'a ResourceSet, classes: &BTreeSet<String>) -> Gateways<'a> {
+/// Models every Gateway whose class is one of ours, with listener conflicts marked and the
+/// TLS settings of HTTPS listeners resolved (their PEM goes into `inputs.material`).
+pub(crate) fn our_gateways<'a>(
+    resources: &'a ResourceSet,
+    classes: &BTreeSet<String>,
+    inputs: &mut TlsInputs<'_, '_>,
+) -> Gateways<'a> {
     let mut gateways: Gateways<'a> = resources
         .gateways()
         .filter(|g| classes.contains(&g.spec.gateway_class_name))
@@ -68,7 +75,7 @@ pub(crate) fn our_gateways<'a>(resources: &'a ResourceSet, classes: &BTreeSet<St
                 meta::namespace(&g.metadata).to_string(),
                 meta::name(&g.metadata).to_string(),
             );
-            (key, GatewayModel::new(g))
+            (key, GatewayModel::new(g, inputs))
         })
         .collect();
     conflicts::across_gateways(&mut gateways);
@@ -76,7 +83,7 @@ pub(crate) fn our_gateways<'a>(resources: &'a ResourceSet, classes: &BTreeSet<St
 }
 
 impl<'a> GatewayModel<'a> {
-    fn new(gateway: &'a Gateway) -> Self {
+    fn new(gateway: &'a Gateway, inputs: &mut TlsInputs<'_, '_>) -> Self {
         let ns = meta::namespace(&gateway.metadata);
         let name = meta::name(&gateway.metadata);
         let mut seen = BTreeSet::new();
@@ -87,12 +94,12 @@ impl<'a> GatewayModel<'a> {
                 duplicates.push(spec.name.clone());
                 continue;
             }
-            listeners.push(ListenerModel::new(
-                spec,
-                format!("gateway/{ns}/{name}/{}", spec.name),
-            ));
+            let mut listener = ListenerModel::new(spec, format!("gateway/{ns}/{name}/{}", spec.name));
+            tls::configure(&mut listener, gateway, inputs);
+            listeners.push(listener);
         }
         conflicts::within_gateway(&mut listeners);
+        conflicts::overlapping_tls(&mut listeners);
         let refused = unsupported_addresses(gateway);
         if let Some(why) = &refused {
             for listener in &mut listeners {
@@ -135,13 +142,18 @@ impl<'a> GatewayModel<'a> {
                 let mut routes = listener.routes;
                 routes.sort_by(|a, b| a.id.cmp(&b.id));
                 routes.dedup_by(|a, b| a.id == b.id);
+                let protocol = if listener.tls.is_some() {
+                    ListenerProtocol::Https
+                } else {
+                    ListenerProtocol::Http
+                };
                 listeners.push(Listener {
                     id: listener.id,
                     port,
-                    protocol: ListenerProtocol::Http,
+                    protocol,
                     hostname: listener.hostname,
                     routes,
-                    tls: None,
+                    tls: listener.tls,
                 });
             }
         }
@@ -176,6 +188,13 @@ impl<'a> GatewayModel<'a> {
             .collect();
         invalid.extend(self.duplicates.iter().map(|d| format!("{d} (duplicate name)")));
         let valid = total.saturating_sub(invalid.len());
+        // A listener served without a valid certificate (the proxy keeps its last good one) is
+        // valid but not programmed as written.
+        let programmed_count = self
+            .listeners
+            .iter()
+            .filter(|l| l.not_programmed().is_none())
+            .count();
         let accepted = if invalid.is_empty() {
             Condition::new(ACCEPTED, true, reason::ACCEPTED, "Gateway is accepted")
         } else {
@@ -186,12 +205,12 @@ impl<'a> GatewayModel<'a> {
             );
             Condition::new(ACCEPTED, valid > 0, reason::LISTENERS_NOT_VALID, message)
         };
-        let programmed = if valid > 0 {
+        let programmed = if programmed_count > 0 {
             Condition::new(
                 PROGRAMMED,
                 true,
                 reason::PROGRAMMED,
-                format!("{valid} of {total} listeners are programmed"),
+                format!("{programmed_count} of {total} listeners are programmed"),
             )
         } else {
             Condition::new(

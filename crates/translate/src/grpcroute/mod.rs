@@ -16,6 +16,8 @@ pub(crate) fn inputs<'a>(
     gateways: &Gateways<'_>,
 ) -> Vec<RouteInput<'a>> {
     attach::inputs(GRPC_ROUTE, resources.grpc_routes(), gateways, |route| {
-        rules::convert(route, resolver)
+        let mut rules = rules::convert(route, resolver);
+        rules.backend_tls = resolver.backend_tls.take_hits();
+        rules
     })
 }

@@ -19,6 +19,8 @@ pub(crate) fn inputs<'a>(
     gateways: &Gateways<'_>,
 ) -> Vec<RouteInput<'a>> {
     attach::inputs(HTTP_ROUTE, resources.http_routes(), gateways, |route| {
-        rules::convert(route, resolver)
+        let mut rules = rules::convert(route, resolver);
+        rules.backend_tls = resolver.backend_tls.take_hits();
+        rules
     })
 }

@@ -1,7 +1,9 @@
 //! Ingress v1: our Ingresses share one HTTP listener; each path becomes a route, identical
-//! paths across Ingresses go to the oldest Ingress.
+//! paths across Ingresses go to the oldest Ingress. When any of them has `spec.tls`, an HTTPS
+//! listener on `Options::https_port` serves the same routes with their certificates ([`tls`]).
 
 mod class;
+mod tls;
 
 use crate::backends::{resolved_refs, BackendRef, PortRef, RefProblem, Resolver};
 use crate::conditions::{reason, ACCEPTED, CONFLICTED, PARTIALLY_INVALID};
@@ -10,14 +12,16 @@ use crate::resources::ResourceSet;
 use crate::Options;
 use class::ClassFilter;
 use fairlead_route::{
-    Backend, BackendTarget, Condition, Listener, ListenerProtocol, ObjectStatus, PathMatch, Route, RouteKind,
-    RouteMatch, RouteOrder,
+    Backend, BackendTarget, Condition, Listener, ListenerProtocol, ListenerTls, ObjectStatus, PathMatch,
+    Route, RouteKind, RouteMatch, RouteOrder, TlsMaterial,
 };
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use std::collections::BTreeMap;
 
 /// The id of the listener every Ingress route goes to.
 pub(crate) const LISTENER_ID: &str = "ingress/http";
+/// The id of the HTTPS listener serving the same routes when an Ingress has `spec.tls`.
+pub(crate) const HTTPS_LISTENER_ID: &str = "ingress/https";
 
 /// One Ingress path (or default backend) before conflicts are settled.
 struct Candidate {
@@ -34,30 +38,35 @@ struct Candidate {
 
 struct IngressState<'a> {
     ingress: &'a Ingress,
+    /// The Ingress has `spec.tls` entries.
+    has_tls: bool,
     ref_problems: Vec<RefProblem>,
     invalid: Vec<String>,
     conflicts: Vec<String>,
 }
 
-/// Translates our Ingresses: the shared listener (when any Ingress is ours) and their status.
+/// Translates our Ingresses: the shared HTTP listener (when any Ingress is ours), the HTTPS
+/// one (when any has `spec.tls`; certificates go into `material`) and their status.
 pub(crate) fn translate(
     resources: &ResourceSet,
     options: &Options,
     resolver: &mut Resolver<'_>,
-) -> (Option<Listener>, Vec<ObjectStatus>) {
+    material: &mut TlsMaterial,
+) -> (Vec<Listener>, Vec<ObjectStatus>) {
     let filter = ClassFilter::new(resources, options);
     let mut states: Vec<IngressState<'_>> = resources
         .ingresses()
         .filter(|i| filter.is_ours(i))
         .map(|ingress| IngressState {
             ingress,
+            has_tls: false,
             ref_problems: Vec::new(),
             invalid: Vec::new(),
             conflicts: Vec::new(),
         })
         .collect();
     if states.is_empty() {
-        return (None, Vec::new());
+        return (Vec::new(), Vec::new());
     }
     let mut candidates = Vec::new();
     for (owner, state) in states.iter_mut().enumerate() {
@@ -89,16 +98,32 @@ pub(crate) fn translate(
         routes.push(candidate.route);
     }
     routes.sort_by(|a, b| a.id.cmp(&b.id));
-    let listener = Listener {
+    let certificates = tls::certificates(resources, &mut states, options.now_unix, material);
+    let mut listeners = Vec::new();
+    let https = !certificates.is_empty();
+    if https {
+        listeners.push(Listener {
+            id: HTTPS_LISTENER_ID.to_string(),
+            port: options.https_port,
+            protocol: ListenerProtocol::Https,
+            hostname: None,
+            routes: routes.clone(),
+            tls: Some(ListenerTls {
+                certificates,
+                client_ca: Vec::new(),
+            }),
+        });
+    }
+    listeners.push(Listener {
         id: LISTENER_ID.to_string(),
         port: options.http_port,
         protocol: ListenerProtocol::Http,
         hostname: None,
         routes,
         tls: None,
-    };
-    let statuses = states.into_iter().map(|s| status(s, options)).collect();
-    (Some(listener), statuses)
+    });
+    let statuses = states.into_iter().map(|s| status(s, options, https)).collect();
+    (listeners, statuses)
 }
 
 fn order_key(order: &RouteOrder) -> ((bool, i64), &str, &str, u32) {
@@ -281,11 +306,18 @@ fn backend(
     resolved
 }
 
-fn status(state: IngressState<'_>, options: &Options) -> ObjectStatus {
-    let message = format!(
-        "served by {} on port {}",
-        options.ingress_controller, options.http_port
-    );
+fn status(state: IngressState<'_>, options: &Options, https: bool) -> ObjectStatus {
+    let message = if state.has_tls && https {
+        format!(
+            "served by {} on port {} and over HTTPS on port {}",
+            options.ingress_controller, options.http_port, options.https_port
+        )
+    } else {
+        format!(
+            "served by {} on port {}",
+            options.ingress_controller, options.http_port
+        )
+    };
     let mut conditions = vec![Condition::new(ACCEPTED, true, reason::ACCEPTED, message)];
     if !state.invalid.is_empty() {
         let message = format!("skipped {}", state.invalid.join("; "));
