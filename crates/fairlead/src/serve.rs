@@ -22,6 +22,9 @@ struct RebuildLabels {
     result: &'static str,
 }
 
+/// How often the sources are re-read when nothing changed, to catch certificates expiring.
+const EXPIRY_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
     let health = Arc::new(Health::new());
     health.set("source", State::Pending, "loading manifests");
@@ -84,6 +87,14 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
 
     let signal = shutdown_signal();
     tokio::pin!(signal);
+    // Certificates expire without any file changing: rebuild on a timer too, so an expired
+    // certificate is reported and stops being served within a minute. Unchanged files are not
+    // parsed again and an unchanged result is not republished, so an idle tick costs little.
+    let mut expiry_check = tokio::time::interval_at(
+        tokio::time::Instant::now() + EXPIRY_CHECK_EVERY,
+        EXPIRY_CHECK_EVERY,
+    );
+    expiry_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut signal => break,
@@ -93,6 +104,7 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
                 }
                 publisher.rebuild().await;
             }
+            _ = expiry_check.tick() => publisher.rebuild().await,
         }
     }
     tracing::info!(grace = ?opts.shutdown_grace, "shutting down: draining in-flight requests");

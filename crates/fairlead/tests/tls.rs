@@ -273,3 +273,41 @@ async fn ingress_tls_is_served_on_the_https_port() {
     let reply = request(conn, "secure.example.com", "/").await.expect("request");
     assert_eq!(reply.echo_name(), "echo-a");
 }
+
+/// examples/https as shipped (ports moved to free ones), with a generated Secret: plain HTTP
+/// redirects to HTTPS, and the HTTPS listener serves the application.
+#[tokio::test]
+async fn the_https_example_redirects_and_serves() {
+    let echo = Echo::start("echo-a").await;
+    let (http_port, https_port) = (free_port(), free_port());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/https");
+    let mut files = Vec::new();
+    for name in ["00-gateway.yaml", "10-routes.yaml", "30-backends.yaml"] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("example file");
+        let text = text
+            .replace("8000", &http_port.to_string())
+            .replace("8443", &https_port.to_string())
+            .replace("9101", &echo.port().to_string());
+        files.push((name, text));
+    }
+    let cert = TestCert::new(&["app.example.com"]);
+    files.push(("app-tls.yaml", yaml(&[tls_secret("app-tls", &cert)])));
+    let fairlead = Fairlead::start(&files).await;
+
+    let redirect = support::Http::new()
+        .get(http_port, "app.example.com", "/hello")
+        .await;
+    assert_eq!(redirect.status, 301);
+    assert_eq!(
+        redirect.headers["location"],
+        format!("https://app.example.com:{https_port}/hello").as_str()
+    );
+    let conn = connect(https_port, "app.example.com", client_config(&[&cert]))
+        .await
+        .expect("handshake");
+    assert!(conn.served == cert.der);
+    let reply = request(conn, "app.example.com", "/hello").await.expect("request");
+    assert_eq!(reply.echo_name(), "echo-a");
+    let status = fairlead.status().await;
+    assert!(problems(&status, "Gateway", "web").is_empty(), "{status:#}");
+}

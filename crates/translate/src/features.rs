@@ -5,11 +5,16 @@
 
 /// Sorted ascending (byte order, as the conformance suite sorts them), no duplicates.
 pub(crate) const SUPPORTED_FEATURES: &[&str] = &[
+    // BackendTLSPolicy: TLS to backends with CA bundles or system roots, and SAN validation.
+    "BackendTLSPolicy",
+    "BackendTLSPolicySANValidation",
     // GRPCRoute (core).
     "GRPCRoute",
     // Gateway: core, port 8080 listeners, and listener isolation (each listener keeps its own
     // routes; the route table matches a request against the most specific listener only).
     "Gateway",
+    // Client certificates checked against the Gateway's frontend CA bundles (strict mode).
+    "GatewayFrontendClientCertificateValidation",
     "GatewayHTTPListenerIsolation",
     "GatewayPort8080",
     // HTTPRoute: core, backend protocols and backend-level filters.
