@@ -191,7 +191,7 @@ async fn rotating_a_secret_under_load_fails_no_handshake() {
 }
 
 #[tokio::test]
-async fn a_broken_secret_keeps_the_last_good_certificate_and_is_reported() {
+async fn every_kind_of_broken_secret_keeps_the_last_good_certificate_and_is_reported() {
     let echo = Echo::start("echo-a").await;
     let port = free_port();
     let (good, other) = (
@@ -213,37 +213,68 @@ async fn a_broken_secret_keeps_the_last_good_certificate_and_is_reported() {
     .await;
     let trust = client_config(&[&good, &other]);
 
-    // The key of another certificate: parses, but does not match.
-    let mut broken = good.clone();
-    broken.key_pem = other.key_pem.clone();
-    fairlead.write(
-        "10-secrets.yaml",
-        &yaml(&[tls_secret("good-cert", &broken), tls_secret("other-cert", &other)]),
-    );
-    let status = fairlead
-        .wait_status("the broken Secret reported", |st| {
-            find_object(st, "Gateway", "secure").is_some_and(|g| {
-                g["listeners"].as_array().into_iter().flatten().any(|l| {
-                    l["conditions"].as_array().into_iter().flatten().any(|c| {
-                        c["type"] == "ResolvedRefs"
-                            && c["reason"] == "InvalidCertificateRef"
-                            && c["message"].as_str().unwrap_or("").contains("good-cert")
-                    })
-                })
+    // Each way a Secret can go bad; after each, the Secret is fixed again.
+    let mut mismatched = good.clone();
+    mismatched.key_pem = other.key_pem.clone();
+    let mut garbage = good.clone();
+    garbage.cert_pem = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n".into();
+    let expired = TestCert::expired(&["good.example.com"]);
+    let cases: Vec<(&str, Vec<Value>)> = vec![
+        (
+            "key that does not match",
+            vec![tls_secret("good-cert", &mismatched)],
+        ),
+        ("PEM that does not parse", vec![tls_secret("good-cert", &garbage)]),
+        ("expired certificate", vec![tls_secret("good-cert", &expired)]),
+        ("missing Secret", vec![]),
+    ];
+    for (case, mut secrets) in cases {
+        secrets.push(tls_secret("other-cert", &other));
+        fairlead.write("10-secrets.yaml", &yaml(&secrets));
+        let status = fairlead
+            .wait_status(&format!("{case}: reported"), |st| {
+                listener_condition(st, "good", "InvalidCertificateRef")
+                    .is_some_and(|m| m.contains("good-cert"))
             })
-        })
-        .await;
-    let listeners = &find_object(&status, "Gateway", "secure").unwrap()["listeners"];
-    assert!(listeners.to_string().contains("good-cert"), "{listeners:#}");
+            .await;
+        assert!(
+            listener_condition(&status, "other", "InvalidCertificateRef").is_none(),
+            "{case}: the other listener is not affected: {status:#}"
+        );
+        let conn = connect(port, "good.example.com", trust.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{case}: the last good certificate keeps serving: {e}"));
+        assert!(conn.served == good.der, "{case}: still the last good certificate");
+        let conn = connect(port, "other.example.com", trust.clone())
+            .await
+            .expect("other listener");
+        assert!(conn.served == other.der, "{case}: other hosts are unaffected");
 
-    let conn = connect(port, "good.example.com", trust.clone())
-        .await
-        .expect("the last good certificate keeps serving");
-    assert!(conn.served == good.der);
-    let conn = connect(port, "other.example.com", trust)
-        .await
-        .expect("other listener");
-    assert!(conn.served == other.der, "other hosts are unaffected");
+        fairlead.write(
+            "10-secrets.yaml",
+            &yaml(&[tls_secret("good-cert", &good), tls_secret("other-cert", &other)]),
+        );
+        fairlead
+            .wait_status(&format!("{case}: fixed"), |st| {
+                listener_condition(st, "good", "InvalidCertificateRef").is_none()
+                    && find_object(st, "Gateway", "secure").is_some()
+            })
+            .await;
+    }
+}
+
+/// The message of the listener's ResolvedRefs=False condition with `reason`, if it has one.
+fn listener_condition(status: &Value, listener: &str, reason: &str) -> Option<String> {
+    let gateway = find_object(status, "Gateway", "secure")?;
+    let listener = gateway["listeners"]
+        .as_array()?
+        .iter()
+        .find(|l| l["name"] == listener)?;
+    listener["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "ResolvedRefs" && c["status"] == false && c["reason"] == reason)
+        .map(|c| c["message"].as_str().unwrap_or("").to_owned())
 }
 
 #[tokio::test]

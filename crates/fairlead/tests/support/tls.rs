@@ -22,9 +22,23 @@ pub struct TestCert {
 
 impl TestCert {
     pub fn new(names: &[&str]) -> TestCert {
-        let key = rcgen::KeyPair::generate().expect("generate key");
         let params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
             .expect("certificate params");
+        TestCert::sign(params)
+    }
+
+    /// A certificate whose validity ended in 2021.
+    pub fn expired(names: &[&str]) -> TestCert {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("certificate params");
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        TestCert::sign(params)
+    }
+
+    fn sign(params: rcgen::CertificateParams) -> TestCert {
+        let key = rcgen::KeyPair::generate().expect("generate key");
         let cert = params.self_signed(&key).expect("self-sign");
         TestCert {
             cert_pem: cert.pem(),
