@@ -12,14 +12,30 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Lines of the fairlead log printed when a test fails.
 const LOG_LINES_SHOWN: usize = 300;
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port on 127.0.0.1 reserved for this test process.
 ///
-/// Racy by nature: something else may take the port between this listener being dropped and
-/// fairlead binding it. On loopback during a test run that is rare enough to accept; when it
-/// happens, fairlead's captured log (printed on failure) shows the bind error.
+/// fairlead binds its listeners with SO_REUSEPORT, so two processes of the same user given the
+/// same port would both bind it and silently share its connections — a port merely "free a
+/// moment ago" is not enough when many tests start servers at once. The port is therefore held
+/// until the test process exits by a bound, non-listening SO_REUSEPORT socket: other tests'
+/// probes (plain binds) cannot get it, fairlead (SO_REUSEPORT, same user) still can, and a
+/// socket that does not listen is never handed a connection.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
+    use socket2::{Domain, Socket, Type};
+    static HELD: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..50 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = probe.local_addr().expect("local address");
+        drop(probe);
+        let hold = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        hold.set_reuse_port(true).expect("SO_REUSEPORT");
+        // Lost the port to another process between the probe and now: try another.
+        if hold.bind(&addr.into()).is_ok() {
+            HELD.lock().unwrap_or_else(|e| e.into_inner()).push(hold);
+            return addr.port();
+        }
+    }
+    panic!("could not reserve a port on 127.0.0.1 in 50 attempts");
 }
 
 /// A directory under the system temp dir, unique per test, removed on drop.

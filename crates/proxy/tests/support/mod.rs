@@ -197,10 +197,24 @@ pub fn options() -> ProxyOptions {
     }
 }
 
-/// A free port, found by binding port 0 and closing the socket. Another process may take it
-/// before the proxy binds it; [`start_proxy`] then retries with another port.
+/// A port on 127.0.0.1 reserved for this test process. The proxy binds with SO_REUSEPORT, so a
+/// port merely "free a moment ago" could end up shared with another test process's proxy (both
+/// binds succeed and connections are split between them). A bound, non-listening SO_REUSEPORT
+/// socket holds the port until the process exits: other processes' plain binds cannot take it,
+/// the proxy still can, and a socket that does not listen is never handed a connection.
 pub fn free_port() -> u16 {
-    refused_addr().port()
+    use socket2::{Domain, Socket, Type};
+    static HELD: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..50 {
+        let addr = refused_addr();
+        let hold = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        hold.set_reuse_port(true).expect("SO_REUSEPORT");
+        if hold.bind(&addr.into()).is_ok() {
+            HELD.lock().unwrap_or_else(|e| e.into_inner()).push(hold);
+            return addr.port();
+        }
+    }
+    panic!("could not reserve a port on 127.0.0.1 in 50 attempts");
 }
 
 /// Starts a proxy serving `make(port)` on a free port of 127.0.0.1.
