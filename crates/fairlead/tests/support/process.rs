@@ -38,6 +38,14 @@ pub fn free_port() -> u16 {
     panic!("could not reserve a port on 127.0.0.1 in 50 attempts");
 }
 
+/// A port for the admin server, which binds without SO_REUSEPORT and so cannot share a port
+/// held by [`free_port`]: a plain "free a moment ago" port. If another process takes it first,
+/// fairlead exits with a bind error that the captured log shows.
+fn admin_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    probe.local_addr().expect("local address").port()
+}
+
 /// A directory under the system temp dir, unique per test, removed on drop.
 pub struct TempDir {
     path: PathBuf,
@@ -102,7 +110,7 @@ impl Fairlead {
         }
         let log = dir.path().join("fairlead.log");
         let log_file = std::fs::File::create(&log).expect("create log file");
-        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin = SocketAddr::from(([127, 0, 0, 1], admin_port()));
         let http_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_fairlead"))
             .arg("serve")
