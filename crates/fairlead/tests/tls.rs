@@ -4,11 +4,12 @@
 
 mod support;
 
+use fairlead_testpki::{dns_params_between, self_signed, self_signed_with, Alg, Leaf};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::manifests::{backend, gateway_class, http_route, ingress, ingress_rule, rule, to, yaml, NS};
 use support::status::{find_object, problems};
-use support::tls::{client_config, connect, request, tls_secret, TestCert};
+use support::tls::{client_config, connect, request, tls_secret};
 use support::{free_port, Echo, Fairlead};
 
 /// Gateway `secure` with the given HTTPS listeners (name, hostname, secret) on `port`.
@@ -57,9 +58,9 @@ async fn sni_picks_the_certificate_and_alpn_the_protocol() {
     let echo = Echo::start("echo-a").await;
     let port = free_port();
     let (exact, wild, fallback) = (
-        TestCert::new(&["a.example.com"]),
-        TestCert::new(&["*.example.com"]),
-        TestCert::new(&["default.test", "other.test"]),
+        self_signed(&["a.example.com"]),
+        self_signed(&["*.example.com"]),
+        self_signed(&["default.test", "other.test"]),
     );
     let gateway = https_gateway(
         port,
@@ -120,14 +121,14 @@ async fn rotating_a_secret_under_load_fails_no_handshake() {
     const ROTATIONS: usize = 20;
     let echo = Echo::start("echo-a").await;
     let port = free_port();
-    let mut current = TestCert::new(&["rotate.example.com"]);
+    let mut current = self_signed(&["rotate.example.com"]);
     let gateway = https_gateway(port, &[("rotate", Some("rotate.example.com"), "rotate-cert")]);
     let fairlead = start(&echo, gateway, vec![tls_secret("rotate-cert", &current)]).await;
 
     // Every certificate ever used is trusted, so a handshake fails only if the server fails it.
     let mut all = vec![current.clone()];
-    let rotated: Vec<TestCert> = (0..ROTATIONS)
-        .map(|_| TestCert::new(&["rotate.example.com"]))
+    let rotated: Vec<Leaf> = (0..ROTATIONS)
+        .map(|_| self_signed(&["rotate.example.com"]))
         .collect();
     all.extend(rotated.iter().cloned());
     let trust = client_config(&all.iter().collect::<Vec<_>>());
@@ -195,8 +196,8 @@ async fn every_kind_of_broken_secret_keeps_the_last_good_certificate_and_is_repo
     let echo = Echo::start("echo-a").await;
     let port = free_port();
     let (good, other) = (
-        TestCert::new(&["good.example.com"]),
-        TestCert::new(&["other.example.com"]),
+        self_signed(&["good.example.com"]),
+        self_signed(&["other.example.com"]),
     );
     let gateway = https_gateway(
         port,
@@ -215,10 +216,10 @@ async fn every_kind_of_broken_secret_keeps_the_last_good_certificate_and_is_repo
 
     // Each way a Secret can go bad; after each, the Secret is fixed again.
     let mut mismatched = good.clone();
-    mismatched.key_pem = other.key_pem.clone();
+    mismatched.key = other.key.clone();
     let mut garbage = good.clone();
-    garbage.cert_pem = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n".into();
-    let expired = TestCert::expired(&["good.example.com"]);
+    garbage.chain = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n".into();
+    let expired = self_signed_with(dns_params_between(&["good.example.com"], 2020, 2021), Alg::Ecdsa);
     let cases: Vec<(&str, Vec<Value>)> = vec![
         (
             "key that does not match",
@@ -281,7 +282,7 @@ fn listener_condition(status: &Value, listener: &str, reason: &str) -> Option<St
 async fn ingress_tls_is_served_on_the_https_port() {
     let echo = Echo::start("echo-a").await;
     let https_port = free_port();
-    let cert = TestCert::new(&["secure.example.com"]);
+    let cert = self_signed(&["secure.example.com"]);
     let mut ing = ingress(
         "secure",
         json!([ingress_rule(
@@ -321,7 +322,7 @@ async fn the_https_example_redirects_and_serves() {
             .replace("9101", &echo.port().to_string());
         files.push((name, text));
     }
-    let cert = TestCert::new(&["app.example.com"]);
+    let cert = self_signed(&["app.example.com"]);
     files.push(("app-tls.yaml", yaml(&[tls_secret("app-tls", &cert)])));
     let fairlead = Fairlead::start(&files).await;
 

@@ -35,8 +35,8 @@ fn upstream_tls(server_name: &str, sans: &[&str]) -> UpstreamTls {
 
 #[tokio::test]
 async fn backend_tls_verifies_the_backend_name_and_ca() {
-    let ca = TestCa::new();
-    let leaf = ca.leaf(&["secure.internal"], 30);
+    let ca = TestCa::new(Alg::Ecdsa);
+    let leaf = ca.leaf(&["secure.internal"], Alg::Ecdsa);
     let (addr, _stop, mut seen) = tls_recorder("secure", &leaf).await;
     let mut material = TlsMaterial::default();
     material
@@ -95,8 +95,8 @@ async fn backend_tls_verifies_the_backend_name_and_ca() {
 
 #[tokio::test]
 async fn a_backend_certificate_that_does_not_verify_is_a_502() {
-    let ca = TestCa::new();
-    let leaf = ca.leaf(&["secure.internal"], 30);
+    let ca = TestCa::new(Alg::Ecdsa);
+    let leaf = ca.leaf(&["secure.internal"], Alg::Ecdsa);
     let (addr, _stop, mut seen) = tls_recorder("secure", &leaf).await;
     let mut material = TlsMaterial::default();
     material
@@ -128,7 +128,7 @@ async fn a_backend_certificate_that_does_not_verify_is_a_502() {
     let mut other = TlsMaterial::default();
     other
         .ca_bundles
-        .insert(BACKEND_CA.into(), TestCa::new().pem.into_bytes());
+        .insert(BACKEND_CA.into(), TestCa::new(Alg::Ecdsa).pem.into_bytes());
     proxy
         .proxy
         .apply(&make(proxy.port, upstream_tls("secure.internal", &[])), &other);
@@ -157,8 +157,8 @@ async fn a_backend_certificate_that_does_not_verify_is_a_502() {
 
 #[tokio::test]
 async fn plain_and_tls_connections_to_one_address_never_mix() {
-    let ca = TestCa::new();
-    let leaf = ca.leaf(&["secure.internal"], 30);
+    let ca = TestCa::new(Alg::Ecdsa);
+    let leaf = ca.leaf(&["secure.internal"], Alg::Ecdsa);
     let (addr, _stop, _seen) = tls_recorder("secure", &leaf).await;
     let mut material = TlsMaterial::default();
     material

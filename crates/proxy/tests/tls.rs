@@ -27,9 +27,9 @@ struct Certs {
 
 fn certs(ca: &TestCa) -> Certs {
     Certs {
-        a: ca.leaf(&["a.example"], 30),
-        wild: ca.leaf(&["*.example"], 30),
-        default: ca.leaf(&["default.test"], 30),
+        a: ca.leaf(&["a.example"], Alg::Ecdsa),
+        wild: ca.leaf(&["*.example"], Alg::Ecdsa),
+        default: ca.leaf(&["default.test"], Alg::Ecdsa),
     }
 }
 
@@ -51,7 +51,7 @@ fn get_req(host: &str) -> Request<Full<Bytes>> {
 
 #[tokio::test]
 async fn sni_picks_exact_then_wildcard_then_default_certificate() {
-    let ca = TestCa::new();
+    let ca = TestCa::new(Alg::Ecdsa);
     let c = certs(&ca);
     let (backend, mut seen) = recorder("b").await;
     let material = material(&[(A, &c.a), (WILD, &c.wild), (DEFAULT, &c.default)]);
@@ -87,7 +87,7 @@ async fn sni_picks_exact_then_wildcard_then_default_certificate() {
 
 #[tokio::test]
 async fn the_served_chain_verifies_against_its_ca() {
-    let ca = TestCa::new();
+    let ca = TestCa::new(Alg::Ecdsa);
     let c = certs(&ca);
     let backend = echo("b").await;
     let material = material(&[(A, &c.a), (WILD, &c.wild), (DEFAULT, &c.default)]);
@@ -97,7 +97,7 @@ async fn the_served_chain_verifies_against_its_ca() {
         ..Client::sni("a.example")
     };
     verifying.connect(proxy.port).await.unwrap();
-    let other_ca = TestCa::new();
+    let other_ca = TestCa::new(Alg::Ecdsa);
     let wrong_roots = Client {
         ca: Some(other_ca.pem.clone()),
         ..Client::sni("a.example")
@@ -107,8 +107,8 @@ async fn the_served_chain_verifies_against_its_ca() {
 
 #[tokio::test]
 async fn an_unknown_sni_without_a_default_listener_is_refused_and_counted() {
-    let ca = TestCa::new();
-    let a = ca.leaf(&["a.example"], 30);
+    let ca = TestCa::new(Alg::Ecdsa);
+    let a = ca.leaf(&["a.example"], Alg::Ecdsa);
     let backend = echo("b").await;
     let proxy = start_tls_proxy(
         |port| Config {
@@ -137,7 +137,7 @@ async fn an_unknown_sni_without_a_default_listener_is_refused_and_counted() {
 
 #[tokio::test]
 async fn a_host_of_another_https_listener_is_misdirected() {
-    let ca = TestCa::new();
+    let ca = TestCa::new(Alg::Ecdsa);
     let c = certs(&ca);
     let backend = echo("b").await;
     let material = material(&[(A, &c.a), (WILD, &c.wild), (DEFAULT, &c.default)]);
@@ -187,7 +187,7 @@ async fn a_host_of_another_https_listener_is_misdirected() {
 
 #[tokio::test]
 async fn alpn_chooses_http2_or_http11() {
-    let ca = TestCa::new();
+    let ca = TestCa::new(Alg::Ecdsa);
     let c = certs(&ca);
     let (backend, mut seen) = recorder("b").await;
     let material = material(&[(A, &c.a), (WILD, &c.wild), (DEFAULT, &c.default)]);
@@ -222,7 +222,7 @@ async fn alpn_chooses_http2_or_http11() {
 
 #[tokio::test]
 async fn cleartext_http_on_a_tls_port_gets_no_http_answer() {
-    let ca = TestCa::new();
+    let ca = TestCa::new(Alg::Ecdsa);
     let c = certs(&ca);
     let backend = echo("b").await;
     let material = material(&[(A, &c.a), (WILD, &c.wild), (DEFAULT, &c.default)]);
@@ -284,9 +284,9 @@ async fn a_port_without_a_usable_certificate_refuses_handshakes() {
 
 #[tokio::test]
 async fn a_new_certificate_serves_new_connections_while_open_ones_keep_working() {
-    let ca = TestCa::new();
-    let old = ca.leaf(&["a.example"], 30);
-    let new = ca.leaf(&["a.example"], 60);
+    let ca = TestCa::new(Alg::Ecdsa);
+    let old = ca.leaf(&["a.example"], Alg::Ecdsa);
+    let new = ca.leaf(&["a.example"], Alg::Ecdsa);
     let backend = echo("b").await;
     let make = |port: u16, version: u64| Config {
         version,
@@ -338,8 +338,8 @@ async fn a_new_certificate_serves_new_connections_while_open_ones_keep_working()
 
 #[tokio::test]
 async fn certificate_expiry_is_exported_in_seconds() {
-    let ca = TestCa::new();
-    let a = ca.leaf(&["a.example"], 10);
+    let ca = TestCa::new(Alg::Ecdsa);
+    let a = ca.leaf_with(dns_params_for_days(&["a.example"], 10), Alg::Ecdsa);
     let backend = echo("b").await;
     let proxy = start_tls_proxy(
         |port| Config {
@@ -372,8 +372,8 @@ async fn certificate_expiry_is_exported_in_seconds() {
 
 #[tokio::test]
 async fn tls_min_version_1_3_refuses_tls_1_2_clients() {
-    let ca = TestCa::new();
-    let a = ca.leaf(&["a.example"], 30);
+    let ca = TestCa::new(Alg::Ecdsa);
+    let a = ca.leaf(&["a.example"], Alg::Ecdsa);
     let backend = echo("b").await;
     let opts = fairlead_proxy::ProxyOptions {
         tls_min_version: fairlead_proxy::TlsVersion::Tls13,
@@ -409,9 +409,9 @@ async fn tls_min_version_1_3_refuses_tls_1_2_clients() {
 #[tokio::test]
 async fn with_a_client_ca_only_clients_with_a_certificate_it_signed_are_served() {
     const CLIENT_CA: &str = "configmap/default/client-ca";
-    let ca = TestCa::new();
-    let server = ca.leaf(&["a.example"], 30);
-    let clients = TestCa::new();
+    let ca = TestCa::new(Alg::Ecdsa);
+    let server = ca.leaf(&["a.example"], Alg::Ecdsa);
+    let clients = TestCa::new(Alg::Ecdsa);
     let backend = echo("b").await;
     let mut material = material(&[(A, &server)]);
     material
@@ -439,7 +439,7 @@ async fn with_a_client_ca_only_clients_with_a_certificate_it_signed_are_served()
     .await;
 
     let signed = Client {
-        client_cert: Some(clients.leaf(&["client.example"], 30)),
+        client_cert: Some(clients.leaf(&["client.example"], Alg::Ecdsa)),
         ..Client::sni("a.example")
     };
     let stream = signed.connect(proxy.port).await.unwrap();
@@ -450,7 +450,7 @@ async fn with_a_client_ca_only_clients_with_a_certificate_it_signed_are_served()
     // the client may finish its side of the handshake before the server refuses, so the refusal
     // can show on the first request instead.
     let unsigned = Client {
-        client_cert: Some(TestCa::new().leaf(&["client.example"], 30)),
+        client_cert: Some(TestCa::new(Alg::Ecdsa).leaf(&["client.example"], Alg::Ecdsa)),
         ..Client::sni("a.example")
     };
     for client in [Client::sni("a.example"), unsigned] {

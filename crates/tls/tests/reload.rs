@@ -124,10 +124,7 @@ async fn bad_material_without_a_previous_certificate_is_not_served() {
 #[tokio::test]
 async fn expired_certificate_is_not_served_and_only_a_valid_previous_one_is_kept() {
     let ca = TestCa::new(Alg::Ecdsa);
-    let mut params = dns_params(&["web.example.com"]);
-    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-    let short = ca.leaf_with(params, Alg::Ecdsa);
+    let short = ca.leaf_with(dns_params_between(&["web.example.com"], 2020, 2021), Alg::Ecdsa);
     let lasting = ca.leaf(&["web.example.com"], Alg::Ecdsa);
     let options = TlsOptions::default();
     let during_2020 = 1_590_000_000;

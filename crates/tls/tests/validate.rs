@@ -4,14 +4,12 @@
 mod support;
 
 use fairlead_tls::{validate_ca_bundle, validate_certificate, CertificateError, KeyKind};
-use support::{dns_params, pem_encode, Alg, TestCa};
+use support::{dns_params_between, pem_encode, Alg, TestCa};
 
 #[test]
 fn valid_ecdsa_certificate_reports_names_serial_validity_and_kind() {
     let ca = TestCa::new(Alg::Ecdsa);
-    let mut params = dns_params(&["Www.Example.com", "*.api.example.com"]);
-    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+    let params = dns_params_between(&["Www.Example.com", "*.api.example.com"], 2020, 2030);
     let leaf = ca.leaf_with(params, Alg::Ecdsa);
     let info = validate_certificate(leaf.chain.as_bytes(), leaf.key.as_bytes(), Some(1_700_000_000)).unwrap();
     assert_eq!(info.dns_names, vec!["www.example.com", "*.api.example.com"]);
@@ -134,9 +132,7 @@ fn key_of_another_certificate_is_key_mismatch() {
 #[test]
 fn validity_period_is_checked_only_when_now_is_given() {
     let ca = TestCa::new(Alg::Ecdsa);
-    let mut params = dns_params(&["a.example.com"]);
-    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let params = dns_params_between(&["a.example.com"], 2020, 2021);
     let leaf = ca.leaf_with(params, Alg::Ecdsa);
     let (chain, key) = (leaf.chain.as_bytes(), leaf.key.as_bytes());
 

@@ -1,109 +1,41 @@
-//! TLS for the end-to-end tests: certificates generated per test (rcgen), Secrets carrying
-//! them, and a client that sets SNI, trusts exactly the test certificates, and reports which
-//! certificate the server presented.
+//! TLS for the end-to-end tests: the Secrets carrying test certificates (made per test with
+//! `fairlead-testpki`), a client that trusts exactly the test certificates, and a connect that
+//! sets SNI and reports which certificate the server presented.
 
 use bytes::Bytes;
+use fairlead_testpki::{ClientSpec, Connected, Leaf, Verify};
 use http::{Request, Version};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-
-/// A self-signed certificate for some DNS names, with its key.
-#[derive(Clone)]
-pub struct TestCert {
-    pub cert_pem: String,
-    pub key_pem: String,
-    pub der: CertificateDer<'static>,
-}
-
-impl TestCert {
-    pub fn new(names: &[&str]) -> TestCert {
-        let params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .expect("certificate params");
-        TestCert::sign(params)
-    }
-
-    /// A certificate whose validity ended in 2021.
-    pub fn expired(names: &[&str]) -> TestCert {
-        let mut params =
-            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .expect("certificate params");
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        TestCert::sign(params)
-    }
-
-    fn sign(params: rcgen::CertificateParams) -> TestCert {
-        let key = rcgen::KeyPair::generate().expect("generate key");
-        let cert = params.self_signed(&key).expect("self-sign");
-        TestCert {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
-    }
-}
 
 /// A `kubernetes.io/tls` Secret in `default` holding `cert`.
-pub fn tls_secret(name: &str, cert: &TestCert) -> Value {
+pub fn tls_secret(name: &str, cert: &Leaf) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": "default"},
         "type": "kubernetes.io/tls",
-        "stringData": {"tls.crt": cert.cert_pem, "tls.key": cert.key_pem},
+        "stringData": {"tls.crt": cert.chain, "tls.key": cert.key},
     })
 }
 
 /// A client trusting exactly `trusted`, offering ALPN `h2` and `http/1.1`.
-pub fn client_config(trusted: &[&TestCert]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in trusted {
-        roots.add(cert.der.clone()).expect("add test root");
+pub fn client_config(trusted: &[&Leaf]) -> Arc<rustls::ClientConfig> {
+    ClientSpec {
+        verify: Verify::Roots(Leaf::roots_of(trusted)),
+        alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        ..ClientSpec::default()
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Arc::new(config)
+    .build()
 }
 
-/// A TLS connection and what the handshake settled.
-pub struct Connected {
-    pub stream: TlsStream<TcpStream>,
-    /// The leaf certificate the server presented.
-    pub served: CertificateDer<'static>,
-    pub alpn: Option<Vec<u8>>,
-}
-
-/// Connects to 127.0.0.1:`port` with SNI `sni`; `Err` when the handshake fails.
+/// Connects to 127.0.0.1:`port` with SNI `sni`; `Err` when the handshake fails (one that hangs
+/// fails the test).
 pub async fn connect(port: u16, sni: &str, config: Arc<rustls::ClientConfig>) -> Result<Connected, String> {
-    let tcp = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let name = ServerName::try_from(sni.to_owned()).map_err(|e| format!("server name: {e}"))?;
-    let stream = tokio::time::timeout(
-        super::WAIT_AT_MOST,
-        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
-    )
-    .await
-    .map_err(|_| "handshake timed out".to_string())?
-    .map_err(|e| format!("handshake: {e}"))?;
-    let (_, session) = stream.get_ref();
-    let served = session
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .cloned()
-        .ok_or("no server certificate")?;
-    let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-    Ok(Connected { stream, served, alpn })
+    fairlead_testpki::connect(config, SocketAddr::from(([127, 0, 0, 1], port)), sni).await
 }
 
 /// One request over an established TLS connection, in the protocol ALPN chose. Returns status,

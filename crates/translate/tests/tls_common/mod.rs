@@ -1,13 +1,8 @@
-//! Test certificates generated with rcgen, and the Secrets and ConfigMaps that carry them, as
+//! Test certificates (from fairlead-testpki), and the Secrets and ConfigMaps that carry them, as
 //! YAML documents for the translation tests.
 #![allow(dead_code)] // each test file uses a different subset
 
-/// A certificate chain and its private key, PEM encoded.
-#[derive(Clone)]
-pub struct Pem {
-    pub chain: String,
-    pub key: String,
-}
+use fairlead_testpki::{base64, dns_params_between, self_signed_with, Alg, Leaf, TestCa};
 
 /// 2025-01-01T00:00:00Z: inside [`cert`]'s validity period.
 pub const NOW_2025: i64 = 1_735_689_600;
@@ -16,29 +11,15 @@ pub const NOW_2035: i64 = 2_051_222_400;
 /// 2019-01-01T00:00:00Z: before it.
 pub const NOW_2019: i64 = 1_546_300_800;
 
-/// A self-signed certificate for `names`, valid from 2020-01-01 to 2030-01-01.
-pub fn cert(names: &[&str]) -> Pem {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params =
-        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
-    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2030, 1, 1);
-    let cert = params.self_signed(&key).unwrap();
-    Pem {
-        chain: cert.pem(),
-        key: key.serialize_pem(),
-    }
+/// A self-signed certificate for `names`, valid from 2020-01-01 to 2030-01-01; `chain` and
+/// `key` are its PEM.
+pub fn cert(names: &[&str]) -> Leaf {
+    self_signed_with(dns_params_between(names, 2020, 2030), Alg::Ecdsa)
 }
 
 /// A self-signed CA certificate, PEM encoded.
 pub fn ca_pem() -> String {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "fairlead test CA");
-    params.self_signed(&key).unwrap().pem()
+    TestCa::new(Alg::Ecdsa).pem
 }
 
 /// `text` as a YAML literal block scalar indented by `indent` spaces (after a `|` line).
@@ -58,13 +39,13 @@ pub fn secret_typed(ns: &str, name: &str, type_: &str, chain: &str, key: &str) -
 }
 
 /// A `kubernetes.io/tls` Secret `<ns>/<name>` holding `pem` (in `stringData`).
-pub fn tls_secret(ns: &str, name: &str, pem: &Pem) -> String {
+pub fn tls_secret(ns: &str, name: &str, pem: &Leaf) -> String {
     secret_typed(ns, name, "kubernetes.io/tls", &pem.chain, &pem.key)
 }
 
 /// A `kubernetes.io/tls` Secret `<ns>/<name>` holding `pem` in base64 `data`, as the API
 /// server returns it.
-pub fn tls_secret_data(ns: &str, name: &str, pem: &Pem) -> String {
+pub fn tls_secret_data(ns: &str, name: &str, pem: &Leaf) -> String {
     format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\ntype: kubernetes.io/tls\ndata:\n  \
          tls.crt: {}\n  tls.key: {}\n",
@@ -109,26 +90,4 @@ pub fn route_to(name: &str, backend_ref: &str) -> String {
         "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: default}}\n\
          spec:\n  parentRefs: [{{name: web}}]\n  rules: [{{backendRefs: [{backend_ref}]}}]\n"
     )
-}
-
-/// Standard base64 with padding, for Secret `data`.
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
