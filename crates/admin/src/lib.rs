@@ -7,7 +7,8 @@
 
 mod health;
 
-pub use health::{rfc3339, Health, State, SubsystemStatus};
+pub use fairlead_route::rfc3339;
+pub use health::{Health, State, SubsystemStatus};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;

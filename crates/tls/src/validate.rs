@@ -149,37 +149,15 @@ fn webpki_anchor_check(der: &CertificateDer<'_>) -> Result<(), String> {
     store.add(der.clone()).map_err(|e| e.to_string())
 }
 
-/// Seconds since the epoch as an RFC 3339 UTC timestamp, for messages.
-pub(crate) fn format_unix(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 pub(crate) fn check_validity(info: &CertificateInfo, now: i64) -> Result<(), CertificateError> {
     if now < info.not_before_unix {
         return Err(CertificateError::NotYetValid {
-            not_before: format_unix(info.not_before_unix),
+            not_before: fairlead_route::rfc3339(info.not_before_unix),
         });
     }
     if now > info.not_after_unix {
         return Err(CertificateError::Expired {
-            not_after: format_unix(info.not_after_unix),
+            not_after: fairlead_route::rfc3339(info.not_after_unix),
         });
     }
     Ok(())
@@ -249,14 +227,6 @@ fn serial_hex(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_unix_time_as_rfc3339() {
-        assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_unix(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_unix(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(format_unix(-1), "1969-12-31T23:59:59Z");
-    }
 
     #[test]
     fn serial_drops_sign_padding_only() {
