@@ -4,6 +4,7 @@
 
 use crate::cli::{CheckArgs, CheckOutput};
 use crate::manifests::ManifestSource;
+use crate::source::Source;
 use fairlead_route::{Condition, ObjectStatus, StatusReport, Table};
 use fairlead_translate::Options;
 use serde::Serialize;

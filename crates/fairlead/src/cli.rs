@@ -73,12 +73,74 @@ pub enum CheckOutput {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["manifests", "kubernetes"])))]
 pub struct ServeArgs {
     /// Directory of Kubernetes YAML/JSON manifests, watched for changes.
     #[arg(long, value_name = "DIR")]
-    pub manifests: PathBuf,
+    pub manifests: Option<PathBuf>,
+    /// Watch the Kubernetes API (in-cluster service account, or --kubeconfig / $KUBECONFIG).
+    #[arg(long)]
+    pub kubernetes: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     #[command(flatten)]
     pub common: ServeOptions,
+}
+
+/// Options of `serve --kubernetes`.
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// Kubeconfig file (default: the in-cluster service account, else $KUBECONFIG or
+    /// ~/.kube/config).
+    #[arg(long, value_name = "PATH", requires = "kubernetes")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch namespaced objects in this namespace only.
+    #[arg(long, value_name = "NS", requires = "kubernetes")]
+    pub watch_namespace: Option<String>,
+    /// Campaign for a Lease and write status only while holding it (for more than one replica).
+    #[arg(long, requires = "kubernetes")]
+    pub leader_elect: bool,
+    /// Namespace of the election Lease.
+    #[arg(
+        long,
+        value_name = "NS",
+        env = "POD_NAMESPACE",
+        default_value = "fairlead-system"
+    )]
+    pub lease_namespace: String,
+    /// Name of the election Lease.
+    #[arg(long, value_name = "NAME", default_value = "fairlead")]
+    pub lease_name: String,
+    /// How long a Lease holder's claim lasts without renewal.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// A leader that could not renew for this long stops writing (shorter than the lease).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub lease_renew_deadline: Duration,
+    /// How often the lease is renewed, or tried for.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub lease_retry_period: Duration,
+    /// Address (IP or hostname) published in Gateway and Ingress status. Repeatable.
+    #[arg(
+        long = "status-address",
+        value_name = "ADDR",
+        requires = "kubernetes",
+        conflicts_with = "status_service"
+    )]
+    pub status_addresses: Vec<String>,
+    /// Publish this LoadBalancer Service's address in Gateway and Ingress status.
+    #[arg(long, value_name = "NS/NAME", requires = "kubernetes", value_parser = parse_namespaced_name)]
+    pub status_service: Option<(String, String)>,
+}
+
+/// Parses `namespace/name`.
+pub fn parse_namespaced_name(s: &str) -> Result<(String, String), String> {
+    match s.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((ns.to_string(), name.to_string()))
+        }
+        _ => Err(format!("expected NAMESPACE/NAME, got {s:?}")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +282,41 @@ mod tests {
             fairlead_proxy::TlsVersion::from(TlsMinVersion::V1_3),
             fairlead_proxy::TlsVersion::Tls13
         );
+    }
+
+    #[test]
+    fn serve_takes_exactly_one_source() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["fairlead", "serve"], args].concat());
+        assert!(parse(&[]).is_err(), "a source is required");
+        assert!(parse(&["--manifests", "m", "--kubernetes"]).is_err());
+        assert!(
+            parse(&["--manifests", "m", "--leader-elect"]).is_err(),
+            "election needs --kubernetes"
+        );
+        let cli = parse(&[
+            "--kubernetes",
+            "--leader-elect",
+            "--status-service",
+            "fairlead-system/fairlead",
+        ])
+        .unwrap();
+        let Command::Serve(serve) = cli.command else {
+            panic!("not serve")
+        };
+        assert!(serve.kubernetes && serve.kube.leader_elect);
+        assert_eq!(
+            serve.kube.status_service,
+            Some(("fairlead-system".to_string(), "fairlead".to_string()))
+        );
+        assert!(parse(&["--kubernetes", "--status-service", "nope"]).is_err());
+        assert!(parse(&[
+            "--kubernetes",
+            "--status-address",
+            "1.2.3.4",
+            "--status-service",
+            "a/b"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -6,9 +6,11 @@ mod check;
 mod cli;
 mod demo;
 mod echo;
+mod kubernetes;
 mod logging;
 mod manifests;
 mod serve;
+mod source;
 mod watch;
 
 // The proxy allocates small, short-lived buffers and header maps for every request on every
@@ -45,7 +47,10 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            cli::Command::Serve(args) => serve::run(args.manifests, args.common).await,
+            cli::Command::Serve(args) => match args.manifests {
+                Some(dir) => serve::run(dir, args.common).await,
+                None => kubernetes::run(args.kube, args.common).await,
+            },
             cli::Command::Demo(args) => demo::run(args).await,
             cli::Command::Echo(args) => echo::run(args).await,
             cli::Command::Check(_) => Ok(()),

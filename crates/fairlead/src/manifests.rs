@@ -1,23 +1,10 @@
 //! The manifests source: a directory of Kubernetes YAML/JSON read into a `ResourceSet`, keeping the
 //! last good version of any object whose document stops parsing.
 
-use fairlead_translate::{
-    parse_documents, translate, Object, ObjectKey, Options, ParseError, ResourceSet, Translation,
-};
+use crate::source::{unix_now, Loaded, Source};
+use fairlead_translate::{parse_documents, translate, Object, ObjectKey, Options, ParseError, ResourceSet};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// What one load produced.
-pub struct Loaded {
-    pub translation: Translation,
-    /// Problems with files and documents, each naming the file, document and reason.
-    pub errors: Vec<String>,
-    /// Objects per kind, including ignored kinds under their own name.
-    pub counts: BTreeMap<String, usize>,
-    /// Time spent reading and parsing files, and translating.
-    pub read_time: std::time::Duration,
-    pub translate_time: std::time::Duration,
-}
 
 /// Reads a directory of manifests, remembering what each file last yielded.
 pub struct ManifestSource {
@@ -54,8 +41,35 @@ impl ManifestSource {
         }
     }
 
-    /// Reads every manifest and translates. Blocking: call from a blocking thread.
-    pub fn load(&mut self) -> Loaded {
+    /// Objects `file` yielded last time that it no longer yields now that some of its documents
+    /// fail to parse: the failed documents most likely held them, so their last good version stays.
+    fn kept_from_previous(
+        file: &str,
+        prev: Option<&[Object]>,
+        now: &[Object],
+        errors: &mut Vec<String>,
+    ) -> Vec<Object> {
+        let Some(prev) = prev else {
+            return Vec::new();
+        };
+        let present: HashSet<ObjectKey> = now.iter().filter_map(Object::key).collect();
+        prev.iter()
+            .filter(|o| o.key().is_some_and(|k| !present.contains(&k)))
+            .inspect(|o| {
+                errors.push(format!(
+                    "{file}: keeping the last good version of {} {}",
+                    o.kind().map(|k| k.as_str()).unwrap_or(""),
+                    o.name()
+                ))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+impl Source for ManifestSource {
+    /// Reads every manifest and translates.
+    fn load(&mut self) -> Loaded {
         let started = std::time::Instant::now();
         // Translation is pure and takes the time from here: certificate validity is judged as of
         // this load.
@@ -149,41 +163,7 @@ impl ManifestSource {
             translate_time: started.elapsed().saturating_sub(read_time),
         }
     }
-
-    /// Objects `file` yielded last time that it no longer yields now that some of its documents
-    /// fail to parse: the failed documents most likely held them, so their last good version stays.
-    fn kept_from_previous(
-        file: &str,
-        prev: Option<&[Object]>,
-        now: &[Object],
-        errors: &mut Vec<String>,
-    ) -> Vec<Object> {
-        let Some(prev) = prev else {
-            return Vec::new();
-        };
-        let present: HashSet<ObjectKey> = now.iter().filter_map(Object::key).collect();
-        prev.iter()
-            .filter(|o| o.key().is_some_and(|k| !present.contains(&k)))
-            .inspect(|o| {
-                errors.push(format!(
-                    "{file}: keeping the last good version of {} {}",
-                    o.kind().map(|k| k.as_str()).unwrap_or(""),
-                    o.name()
-                ))
-            })
-            .cloned()
-            .collect()
-    }
 }
-/// Seconds since the Unix epoch (negative before it, which only a broken clock gives).
-fn unix_now() -> i64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
-    }
-}
-
 /// Manifest file names in `dir`, sorted: `*.yaml`, `*.yml`, `*.json`, not starting with a dot.
 pub fn manifest_files(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();

@@ -3,6 +3,7 @@
 
 use crate::cli::ServeOptions;
 use crate::manifests::ManifestSource;
+use crate::source::Source;
 use crate::watch;
 use anyhow::Context;
 use fairlead_admin::{Admin, Health, Snapshot, State};
@@ -25,47 +26,98 @@ struct RebuildLabels {
 /// How often the sources are re-read when nothing changed, to catch certificates expiring.
 const EXPIRY_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
-    let health = Arc::new(Health::new());
-    health.set("source", State::Pending, "loading manifests");
-    health.set("listeners", State::Pending, "no routing table yet");
+/// What every `serve` mode sets up before its source starts: the proxy workers, the metrics
+/// registry and the health registry. The admin server starts once every metric is registered.
+pub struct Base {
+    pub proxy: Arc<Proxy>,
+    pub registry: Registry,
+    pub health: Arc<Health>,
+    rebuilds: Family<RebuildLabels, Counter>,
+}
 
-    let mut registry = Registry::default();
-    let proxy = Proxy::new(
-        ProxyOptions {
-            bind_address: opts.bind_address,
-            connect_timeout: opts.connect_timeout,
-            upstream_idle_timeout: std::time::Duration::from_secs(90),
-            access_log: !opts.no_access_log,
-            workers: opts.workers,
-            tls_min_version: opts.tls_min_version.into(),
-        },
-        &mut registry,
-    )
-    .context("cannot start the proxy workers")?;
-    let rebuilds = Family::<RebuildLabels, Counter>::default();
-    registry.register(
-        "fairlead_rebuilds",
-        "Routing table rebuilds by result",
-        rebuilds.clone(),
-    );
+impl Base {
+    pub fn new(opts: &ServeOptions) -> anyhow::Result<Base> {
+        let health = Arc::new(Health::new());
+        health.set("listeners", State::Pending, "no routing table yet");
+        let mut registry = Registry::default();
+        let proxy = Proxy::new(
+            ProxyOptions {
+                bind_address: opts.bind_address,
+                connect_timeout: opts.connect_timeout,
+                upstream_idle_timeout: std::time::Duration::from_secs(90),
+                access_log: !opts.no_access_log,
+                workers: opts.workers,
+                tls_min_version: opts.tls_min_version.into(),
+            },
+            &mut registry,
+        )
+        .context("cannot start the proxy workers")?;
+        let rebuilds = Family::<RebuildLabels, Counter>::default();
+        registry.register(
+            "fairlead_rebuilds",
+            "Routing table rebuilds by result",
+            rebuilds.clone(),
+        );
+        Ok(Base {
+            proxy,
+            registry,
+            health,
+            rebuilds,
+        })
+    }
 
-    let admin_listener = tokio::net::TcpListener::bind(opts.admin_addr)
-        .await
-        .with_context(|| format!("cannot bind the admin server to {}", opts.admin_addr))?;
-    let admin = Admin::new(health.clone(), registry);
-    let admin_shutdown = CancellationToken::new();
-    let admin_task = tokio::spawn(fairlead_admin::serve(
-        admin_listener,
-        admin.clone(),
-        admin_shutdown.clone(),
-    ));
-    tracing::info!(addr = %opts.admin_addr, "admin server listening");
+    /// Starts the admin server and returns the publisher that feeds it and the proxy.
+    pub async fn start(self, opts: &ServeOptions, source: Box<dyn Source>) -> anyhow::Result<Running> {
+        let admin_listener = tokio::net::TcpListener::bind(opts.admin_addr)
+            .await
+            .with_context(|| format!("cannot bind the admin server to {}", opts.admin_addr))?;
+        let admin = Admin::new(self.health.clone(), self.registry);
+        let admin_shutdown = CancellationToken::new();
+        let admin_task = tokio::spawn(fairlead_admin::serve(
+            admin_listener,
+            admin.clone(),
+            admin_shutdown.clone(),
+        ));
+        tracing::info!(addr = %opts.admin_addr, "admin server listening");
+        Ok(Running {
+            publisher: Publisher {
+                proxy: self.proxy.clone(),
+                admin,
+                health: self.health,
+                rebuilds: self.rebuilds,
+                version: 0,
+                last: None,
+                source: Some(source),
+                reports: None,
+            },
+            proxy: self.proxy,
+            admin_shutdown,
+            admin_task,
+        })
+    }
+}
 
-    // Watch before the first load so that no change between the two is missed.
-    let (_watcher, mut changes) = watch::watch_dir(&dir)
-        .with_context(|| format!("cannot watch manifest directory {}", dir.display()))?;
-    let translate_options = fairlead_translate::Options {
+/// A serving process: the publisher, plus what shutting down needs.
+pub struct Running {
+    pub publisher: Publisher,
+    proxy: Arc<Proxy>,
+    admin_shutdown: CancellationToken,
+    admin_task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Drains in-flight requests, then stops the admin server.
+    pub async fn shutdown(self, grace: std::time::Duration) {
+        tracing::info!(?grace, "shutting down: draining in-flight requests");
+        self.proxy.shutdown(grace).await;
+        self.admin_shutdown.cancel();
+        let _ = self.admin_task.await;
+    }
+}
+
+/// The translation options every source uses.
+pub fn translate_options(opts: &ServeOptions) -> fairlead_translate::Options {
+    fairlead_translate::Options {
         controller_name: opts.controller_name.clone(),
         ingress_class: opts.ingress_class.clone(),
         ingress_controller: opts.ingress_controller.clone(),
@@ -73,28 +125,35 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
         https_port: opts.https_port,
         // Set by every load: certificate validity is judged as of that load.
         now_unix: None,
-    };
-    let mut publisher = Publisher {
-        proxy: proxy.clone(),
-        admin,
-        health,
-        rebuilds,
-        version: 0,
-        last: None,
-        source: Some(ManifestSource::new(dir, translate_options)),
-    };
-    publisher.rebuild().await;
+    }
+}
 
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
-    // Certificates expire without any file changing: rebuild on a timer too, so an expired
-    // certificate is reported and stops being served within a minute. Unchanged files are not
-    // parsed again and an unchanged result is not republished, so an idle tick costs little.
-    let mut expiry_check = tokio::time::interval_at(
+/// A timer for rebuilds without any change: certificates expire without an event, so an expired
+/// one is reported and stops being served within a minute. An unchanged result is not
+/// republished, so an idle tick costs little.
+pub fn expiry_timer() -> tokio::time::Interval {
+    let mut timer = tokio::time::interval_at(
         tokio::time::Instant::now() + EXPIRY_CHECK_EVERY,
         EXPIRY_CHECK_EVERY,
     );
-    expiry_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    timer
+}
+
+/// `serve --manifests DIR`.
+pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
+    let base = Base::new(&opts)?;
+    base.health.set("source", State::Pending, "loading manifests");
+    // Watch before the first load so that no change between the two is missed.
+    let (_watcher, mut changes) = watch::watch_dir(&dir)
+        .with_context(|| format!("cannot watch manifest directory {}", dir.display()))?;
+    let source = ManifestSource::new(dir, translate_options(&opts));
+    let mut running = base.start(&opts, Box::new(source)).await?;
+    running.publisher.rebuild().await;
+
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    let mut expiry_check = expiry_timer();
     loop {
         tokio::select! {
             _ = &mut signal => break,
@@ -102,20 +161,17 @@ pub async fn run(dir: PathBuf, opts: ServeOptions) -> anyhow::Result<()> {
                 if !more {
                     break;
                 }
-                publisher.rebuild().await;
+                running.publisher.rebuild().await;
             }
-            _ = expiry_check.tick() => publisher.rebuild().await,
+            _ = expiry_check.tick() => running.publisher.rebuild().await,
         }
     }
-    tracing::info!(grace = ?opts.shutdown_grace, "shutting down: draining in-flight requests");
-    proxy.shutdown(opts.shutdown_grace).await;
-    admin_shutdown.cancel();
-    let _ = admin_task.await;
+    running.shutdown(opts.shutdown_grace).await;
     Ok(())
 }
 
 /// Turns source snapshots into published tables, skipping rebuilds that change nothing.
-struct Publisher {
+pub struct Publisher {
     proxy: Arc<Proxy>,
     admin: Arc<Admin>,
     health: Arc<Health>,
@@ -125,11 +181,18 @@ struct Publisher {
     /// without holding a second copy of a large config.
     last: Option<u64>,
     /// `None` only while a load runs on the blocking pool.
-    source: Option<ManifestSource>,
+    source: Option<Box<dyn Source>>,
+    /// Where every published status report goes (the Kubernetes status writer).
+    reports: Option<tokio::sync::watch::Sender<Option<Arc<StatusReport>>>>,
 }
 
 impl Publisher {
-    async fn rebuild(&mut self) {
+    /// Sends every status report published from now on to `reports`.
+    pub fn send_reports_to(&mut self, reports: tokio::sync::watch::Sender<Option<Arc<StatusReport>>>) {
+        self.reports = Some(reports);
+    }
+
+    pub async fn rebuild(&mut self) {
         let started = Instant::now();
         let Some(mut source) = self.source.take() else {
             return;
@@ -143,7 +206,7 @@ impl Publisher {
         let (source, loaded) = match joined {
             Ok(pair) => pair,
             Err(err) => {
-                tracing::error!(%err, "manifest load task failed");
+                tracing::error!(%err, "source load task failed");
                 self.rebuilds
                     .get_or_create(&RebuildLabels { result: "error" })
                     .inc();
@@ -250,6 +313,9 @@ impl Publisher {
             apply_ms = apply_time.as_secs_f64() * 1000.0,
             "routing table published"
         );
+        if let Some(reports) = &self.reports {
+            reports.send_replace(Some(Arc::new(status.clone())));
+        }
         self.admin.publish(Snapshot {
             version: self.version,
             object_counts: loaded.counts,

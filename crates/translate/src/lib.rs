@@ -34,7 +34,7 @@ mod selector;
 mod tls;
 
 pub use objects::{Kind, Object, ObjectKey, DEFAULT_NAMESPACE};
-pub use parse::{parse_documents, ParseError};
+pub use parse::{parse_documents, parse_value, ParseError};
 pub use resources::ResourceSet;
 
 use backends::Resolver;

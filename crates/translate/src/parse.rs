@@ -80,6 +80,38 @@ pub fn parse_documents(source: &str, text: &str) -> (Vec<Object>, Vec<ParseError
     parser.finish()
 }
 
+/// Parses one object the API server returned, already decoded as JSON. `api_version` and
+/// `kind` fill in what list items leave out. The same checks as for manifest documents apply,
+/// so a malformed object is reported with the field that failed and never panics.
+pub fn parse_value(source: &str, api_version: &str, kind: &str, value: Value) -> Result<Object, ParseError> {
+    let mut parser = Parser {
+        source,
+        objects: Vec::new(),
+        errors: Vec::new(),
+    };
+    let value = match value {
+        Value::Object(mut map) => {
+            map.insert("apiVersion".into(), Value::String(api_version.to_string()));
+            map.insert("kind".into(), Value::String(kind.to_string()));
+            Value::Object(map)
+        }
+        other => other,
+    };
+    parser.document(0, value);
+    let (mut objects, mut errors) = parser.finish();
+    match (objects.pop(), errors.pop()) {
+        (Some(object), _) => Ok(object),
+        (None, Some(err)) => Err(err),
+        (None, None) => Err(ParseError {
+            source: source.to_string(),
+            document: 0,
+            kind: Some(kind.to_string()),
+            name: None,
+            reason: "expected a Kubernetes object, found null".to_string(),
+        }),
+    }
+}
+
 struct Parser<'a> {
     source: &'a str,
     objects: Vec<Object>,

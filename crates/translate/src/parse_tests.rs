@@ -33,3 +33,24 @@ fn error_lines_count_from_the_file_start() {
     );
     assert_eq!(shift_lines("no numbers", 5), "no numbers");
 }
+
+#[test]
+fn api_objects_parse_with_the_kind_they_were_listed_as() {
+    // List items from the API server carry no apiVersion/kind; the watcher supplies them.
+    let value = serde_json::json!({
+        "metadata": {"name": "web", "namespace": "app", "resourceVersion": "7"},
+        "spec": {"ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "not validated"}]}},
+    });
+    let object = parse_value("services", "v1", "Service", value).unwrap();
+    assert_eq!(object.key().unwrap().name, "web");
+    assert_eq!(object.kind().map(|k| k.as_str()), Some("Service"));
+
+    let bad = serde_json::json!({"metadata": {"name": "gw"}, "spec": {"listeners": "nope"}});
+    let err = parse_value("gateways", "gateway.networking.k8s.io/v1", "Gateway", bad).unwrap_err();
+    assert_eq!(err.name.as_deref(), Some("gw"));
+    assert!(err.reason.contains("spec"), "{}", err.reason);
+
+    let err = parse_value("services", "v1", "Service", serde_json::Value::Null).unwrap_err();
+    assert!(err.reason.contains("null"), "{}", err.reason);
+}

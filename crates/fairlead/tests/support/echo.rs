@@ -12,9 +12,15 @@ pub struct Echo {
 
 impl Echo {
     pub async fn start(name: &str) -> Echo {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Echo::start_at(name, "127.0.0.1:0").await
+    }
+
+    /// An echo backend on a given address (e.g. `127.0.0.7:41000`, to play one of several pods
+    /// behind the same port).
+    pub async fn start_at(name: &str, addr: &str) -> Echo {
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .expect("bind echo backend");
+            .unwrap_or_else(|e| panic!("bind echo backend {addr}: {e}"));
         let addr = listener.local_addr().expect("echo address");
         let stop = CancellationToken::new();
         tokio::spawn(fairlead_echo::serve(listener, name.to_owned(), stop.clone()));

@@ -108,14 +108,50 @@ impl Fairlead {
         for (name, text) in files {
             std::fs::write(manifests.join(name), text).expect("write manifest");
         }
+        let source = ["--manifests".to_string(), manifests.display().to_string()];
+        let mut fairlead = Fairlead::spawn(dir, &source, extra_args, None);
+        fairlead.wait_ready().await;
+        fairlead
+    }
+
+    /// Starts `fairlead serve --kubernetes` against the API server at `api_url` (a kubeconfig is
+    /// written for it). Does not wait for readiness: see [`Fairlead::wait_ready`].
+    pub fn start_kubernetes(api_url: &str, extra_args: &[&str]) -> Fairlead {
+        Fairlead::start_kubernetes_as(api_url, extra_args, None)
+    }
+
+    /// [`Fairlead::start_kubernetes`] with `POD_NAME` set (the election identity).
+    pub fn start_kubernetes_as(api_url: &str, extra_args: &[&str], pod_name: Option<&str>) -> Fairlead {
+        let dir = TempDir::new();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {api_url}\n\
+             contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n\
+             current-context: test\nusers:\n- name: test\n  user: {{}}\n"
+        );
+        std::fs::write(&kubeconfig, text).expect("write kubeconfig");
+        let source = [
+            "--kubernetes".to_string(),
+            "--kubeconfig".to_string(),
+            kubeconfig.display().to_string(),
+        ];
+        Fairlead::spawn(dir, &source, extra_args, pod_name)
+    }
+
+    fn spawn(dir: TempDir, source: &[String], extra_args: &[&str], pod_name: Option<&str>) -> Fairlead {
+        let manifests = dir.path().join("manifests");
         let log = dir.path().join("fairlead.log");
         let log_file = std::fs::File::create(&log).expect("create log file");
         let admin = SocketAddr::from(([127, 0, 0, 1], admin_port()));
         let http_port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_fairlead"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fairlead"));
+        command.env_remove("POD_NAME").env_remove("POD_NAMESPACE");
+        if let Some(pod) = pod_name {
+            command.env("POD_NAME", pod);
+        }
+        let child = command
             .arg("serve")
-            .arg("--manifests")
-            .arg(&manifests)
+            .args(source)
             .args(["--bind-address", "127.0.0.1"])
             .args(["--admin-addr", &admin.to_string()])
             .args(["--http-port", &http_port.to_string()])
@@ -127,7 +163,7 @@ impl Fairlead {
             .stderr(log_file)
             .spawn()
             .expect("spawn the fairlead binary");
-        let mut fairlead = Fairlead {
+        Fairlead {
             child,
             admin,
             http_port,
@@ -135,13 +171,19 @@ impl Fairlead {
             log,
             admin_client: Http::new(),
             dir,
-        };
-        fairlead.wait_ready().await;
-        fairlead
+        }
+    }
+
+    /// `/readyz` answers 200 now.
+    pub async fn is_ready(&self) -> bool {
+        self.admin_client
+            .try_get(self.admin.port(), "localhost", "/readyz")
+            .await
+            .is_some_and(|reply| reply.status == 200)
     }
 
     /// Polls `/readyz` until it answers 200; fails at once if the process exits.
-    async fn wait_ready(&mut self) {
+    pub async fn wait_ready(&mut self) {
         let deadline = Instant::now() + WAIT_AT_MOST;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -198,6 +240,13 @@ impl Fairlead {
     /// GET on the admin server.
     pub async fn admin_get(&self, path: &str) -> Reply {
         self.admin_client.get(self.admin.port(), "localhost", path).await
+    }
+
+    /// GET on the admin server; `None` while it does not answer.
+    pub async fn try_admin_get(&self, path: &str) -> Option<Reply> {
+        self.admin_client
+            .try_get(self.admin.port(), "localhost", path)
+            .await
     }
 
     /// The `/status` document.
@@ -295,6 +344,12 @@ impl Fairlead {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Kills the process (SIGKILL: no clean-up, as a crashed pod) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits (bounded) for the process to exit.
