@@ -114,6 +114,23 @@ async fn a_route_created_through_the_api_is_served_and_gets_status() {
         .unwrap();
     assert_eq!(class["status"]["conditions"][0]["status"], "True", "{class:#}");
 
+    // Ingresses of our class get the address too.
+    apply_all(
+        &fake,
+        &[ingress(
+            "site",
+            json!([ingress_rule(
+                Some("site.example.com"),
+                &[("/", "Prefix", "echo-a")]
+            )]),
+        )],
+    );
+    eventually("Ingress status.loadBalancer", || async {
+        let stored = fake.get("networking.k8s.io/v1", "Ingress", Some("default"), "site")?;
+        (stored.pointer("/status/loadBalancer/ingress")? == &json!([{"ip": "192.0.2.10"}])).then_some(())
+    })
+    .await;
+
     // A route pointing at a Service that does not exist says so.
     apply_all(
         &fake,
@@ -437,4 +454,82 @@ async fn two_replicas_one_writer_and_failover_within_the_lease() {
     .await;
     assert!(b.is_ready().await);
     drop(b);
+}
+
+#[tokio::test]
+async fn a_port_that_cannot_be_bound_is_reported_and_the_process_lives() {
+    let fake = FakeApi::start().await;
+    // Held without SO_REUSEPORT, so fairlead's bind of the same port fails.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    apply_all(&fake, &gateway_setup(port));
+    let fl = ready(&fake, &[]).await;
+    let listener_programmed = || {
+        let gateway = fake.get(&format!("{GW}/v1"), "Gateway", Some("default"), "web")?;
+        let conditions = gateway
+            .pointer("/status/listeners/0/conditions")?
+            .as_array()?
+            .clone();
+        let programmed = conditions.iter().find(|c| c["type"] == "Programmed")?.clone();
+        Some((
+            programmed["status"].as_str()?.to_string(),
+            programmed["reason"].as_str()?.to_string(),
+        ))
+    };
+    eventually("the listener reported not programmed", || async {
+        (listener_programmed()? == ("False".into(), "PortUnavailable".into())).then_some(())
+    })
+    .await;
+    assert_eq!(fl.admin_get("/healthz").await.status, 200);
+    drop(taken);
+}
+
+#[tokio::test]
+async fn a_flapping_backend_does_not_storm_the_api_with_status_writes() {
+    let fake = FakeApi::start().await;
+    let echo = Echo::start("flappy").await;
+    let port = free_port();
+    apply_all(&fake, &gateway_setup(port));
+    apply_all(&fake, &backend(&echo));
+    apply_all(
+        &fake,
+        &[http_route(
+            "flap",
+            &[],
+            vec![rule(Value::Null, vec![to("flappy")])],
+        )],
+    );
+    let fl = ready(&fake, &[]).await;
+    eventually("first status", || async {
+        (route_condition(&fake, "flap", "ResolvedRefs")?.0 == "True").then_some(())
+    })
+    .await;
+    fake.reset_requests();
+    let published = |text: &str| metric(text, "fairlead_rebuilds", "result=\"published\"");
+    let before = published(&fl.admin_get("/metrics").await.text());
+    // The Service disappears and comes back 40 times, each state held longer than the debounce
+    // window, so every flip is a new table and a new status report: ResolvedRefs flips each time.
+    for _ in 0..40 {
+        fake.delete("v1", "Service", Some("default"), "flappy").unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        apply_all(&fake, &[service("flappy")]);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    fake.delete("v1", "Service", Some("default"), "flappy").unwrap();
+    eventually("the final state written", || async {
+        (route_condition(&fake, "flap", "ResolvedRefs")? == ("False".into(), "BackendNotFound".into()))
+            .then_some(())
+    })
+    .await;
+    let writes =
+        fake.requests(Verb::Update, "httproutes/status") + fake.requests(Verb::Patch, "httproutes/status");
+    let reports = published(&fl.admin_get("/metrics").await.text()) - before;
+    println!(
+        "81 Service changes over ~3.3 s → {reports} published tables → {writes} HTTPRoute status writes"
+    );
+    assert!(
+        reports >= 20.0,
+        "the flapping did not reach the status writer: {reports} tables"
+    );
+    assert!(writes <= 8, "{writes} status writes for one flapping route");
 }
