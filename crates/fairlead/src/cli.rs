@@ -28,7 +28,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Watch a source, compile the routing table and proxy traffic.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the quickstart: echo backends plus `serve` on examples/quickstart.
     Demo(DemoArgs),
     /// A JSON echo backend (for the quickstart and tests).
@@ -92,13 +92,13 @@ pub struct ServeArgs {
 pub struct KubeArgs {
     /// Kubeconfig file (default: the in-cluster service account, else $KUBECONFIG or
     /// ~/.kube/config).
-    #[arg(long, value_name = "PATH", requires = "kubernetes")]
+    #[arg(long, value_name = "PATH", conflicts_with = "manifests")]
     pub kubeconfig: Option<PathBuf>,
     /// Watch namespaced objects in this namespace only.
-    #[arg(long, value_name = "NS", requires = "kubernetes")]
+    #[arg(long, value_name = "NS", conflicts_with = "manifests")]
     pub watch_namespace: Option<String>,
     /// Campaign for a Lease and write status only while holding it (for more than one replica).
-    #[arg(long, requires = "kubernetes")]
+    #[arg(long, conflicts_with = "manifests")]
     pub leader_elect: bool,
     /// Namespace of the election Lease.
     #[arg(
@@ -124,12 +124,12 @@ pub struct KubeArgs {
     #[arg(
         long = "status-address",
         value_name = "ADDR",
-        requires = "kubernetes",
+        conflicts_with = "manifests",
         conflicts_with = "status_service"
     )]
     pub status_addresses: Vec<String>,
     /// Publish this LoadBalancer Service's address in Gateway and Ingress status.
-    #[arg(long, value_name = "NS/NAME", requires = "kubernetes", value_parser = parse_namespaced_name)]
+    #[arg(long, value_name = "NS/NAME", conflicts_with = "manifests", value_parser = parse_namespaced_name)]
     pub status_service: Option<(String, String)>,
 }
 

@@ -47,10 +47,13 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            cli::Command::Serve(args) => match args.manifests {
-                Some(dir) => serve::run(dir, args.common).await,
-                None => kubernetes::run(args.kube, args.common).await,
-            },
+            cli::Command::Serve(args) => {
+                let args = *args;
+                match args.manifests {
+                    Some(dir) => serve::run(dir, args.common).await,
+                    None => kubernetes::run(args.kube, args.common).await,
+                }
+            }
             cli::Command::Demo(args) => demo::run(args).await,
             cli::Command::Echo(args) => echo::run(args).await,
             cli::Command::Check(_) => Ok(()),

@@ -140,15 +140,19 @@ fn gateway_status(programmed: bool) -> ObjectStatus {
     }
 }
 
+fn gw_ref(section: Option<&str>) -> ParentRef {
+    ParentRef {
+        namespace: "infra".into(),
+        name: "gw".into(),
+        section_name: section.map(str::to_string),
+        port: None,
+    }
+}
+
 fn route_status(name: &str, accepted: bool) -> ObjectStatus {
     ObjectStatus {
         parents: vec![ParentStatus {
-            parent: ParentRef {
-                namespace: "infra".into(),
-                name: "gw".into(),
-                section_name: Some("http".into()),
-                port: None,
-            },
+            parent: gw_ref(Some("http")),
             conditions: vec![cond("Accepted", accepted), cond("ResolvedRefs", true)],
         }],
         ..obj("HTTPRoute", Some("app"), name, 1)
@@ -171,15 +175,6 @@ fn apply_route(fake: &FakeApi, name: &str, status: Value) {
         "metadata": {"name": name, "namespace": "app"},
         "spec": {"parentRefs": [{"name": "gw", "namespace": "infra", "sectionName": "http"}]},
         "status": status,
-    }))
-    .unwrap();
-}
-
-fn apply_ingress(fake: &FakeApi) {
-    fake.apply(&json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": "legacy", "namespace": "app"},
-        "spec": {"ingressClassName": "fairlead"},
     }))
     .unwrap();
 }
@@ -480,7 +475,9 @@ async fn flapping_reports_write_a_handful_of_times_and_settle_on_the_last() {
 #[tokio::test]
 async fn ingress_addresses_from_static_list_and_from_a_service() {
     let fake = FakeApi::start().await;
-    apply_ingress(&fake);
+    fake.apply(&json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "legacy", "namespace": "app"}, "spec": {"ingressClassName": "fairlead"}}))
+        .unwrap();
     let ingress = obj("Ingress", Some("app"), "legacy", 1);
     let lb = || {
         stored_status(&fake, "networking.k8s.io/v1", "Ingress", Some("app"), "legacy")["loadBalancer"].clone()
@@ -591,8 +588,7 @@ async fn policy_ancestors_and_grpc_route_parents_are_written() {
     let fake = FakeApi::start().await;
     fake.apply(&json!({"apiVersion": GW, "kind": "BackendTLSPolicy",
         "metadata": {"name": "tls", "namespace": "app"},
-        "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "echo"}],
-            "validation": {"hostname": "echo.app", "wellKnownCACertificates": "System"}}}))
+        "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "echo"}]}}))
         .unwrap();
     fake.apply(&json!({"apiVersion": GW, "kind": "GRPCRoute",
         "metadata": {"name": "rpc", "namespace": "app"},
@@ -601,12 +597,7 @@ async fn policy_ancestors_and_grpc_route_parents_are_written() {
         .unwrap();
     let h = Harness::start(fake.client(), settings(), true);
     let ancestor = ParentStatus {
-        parent: ParentRef {
-            namespace: "infra".into(),
-            name: "gw".into(),
-            section_name: None,
-            port: None,
-        },
+        parent: gw_ref(None),
         conditions: vec![cond("Accepted", true), cond("ResolvedRefs", true)],
     };
     let policy = ObjectStatus {
