@@ -290,3 +290,28 @@ async fn a_burst_of_events_makes_a_handful_of_rebuilds() {
     assert!(rebuilds <= 100, "1,000 events made {rebuilds} rebuilds");
     println!("1,000 events, {rebuilds} rebuilds");
 }
+
+#[tokio::test]
+async fn a_too_old_resource_version_relists_and_drops_what_was_deleted_meanwhile() {
+    let fake = FakeApi::start().await;
+    fake.apply(&service("app", "kept")).unwrap();
+    fake.apply(&service("app", "deleted-while-away")).unwrap();
+    let (source, _health) = start(&fake, None);
+    eventually("every watch listed", || source.settled()).await;
+    assert!(has(&source, Kind::Service, "app", "deleted-while-away"));
+
+    // While the watches are cut off, an object goes and the history is compacted: resuming
+    // from the last version seen gets 410 Gone, and only a fresh list can show the deletion.
+    fake.stop().await;
+    fake.delete("v1", "Service", Some("app"), "deleted-while-away")
+        .unwrap();
+    fake.apply(&service("app", "added-while-away")).unwrap();
+    fake.compact();
+    fake.restart().await.unwrap();
+    eventually("the relist applied", || {
+        has(&source, Kind::Service, "app", "added-while-away")
+            && !has(&source, Kind::Service, "app", "deleted-while-away")
+    })
+    .await;
+    assert!(has(&source, Kind::Service, "app", "kept"));
+}
