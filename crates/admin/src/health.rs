@@ -4,7 +4,6 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// State of one subsystem. Ready and Degraded pass the readiness gate; Pending and Failed block it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,7 +47,7 @@ impl Health {
                     SubsystemStatus {
                         state,
                         message,
-                        since: now_rfc3339(),
+                        since: fairlead_route::now_rfc3339(),
                     },
                 );
             }
@@ -67,14 +66,6 @@ impl Health {
                 .values()
                 .all(|s| matches!(s.state, State::Ready | State::Degraded))
     }
-}
-
-fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    fairlead_route::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -21,6 +21,20 @@ fn apply_all(fake: &FakeApi, objects: &[Value]) {
     }
 }
 
+/// HTTPRoute `name` on the Gateway of [`gateway_setup`] for `hostnames` (none: every host),
+/// sending everything to Service `service`.
+fn route(name: &str, hostnames: &[&str], service: &str) -> Value {
+    http_route(name, hostnames, vec![rule(Value::Null, vec![to(service)])])
+}
+
+/// Waits until `host` on `port` answers 200.
+async fn served(http: &Http, port: u16, host: &str, what: &str) {
+    eventually(what, || async {
+        (http.try_get(port, host, "/").await?.status == 200).then_some(())
+    })
+    .await;
+}
+
 async fn ready(fake: &FakeApi, extra: &[&str]) -> Fairlead {
     let mut fl = Fairlead::start_kubernetes(&fake.url(), extra);
     fl.wait_ready().await;
@@ -61,20 +75,9 @@ async fn a_route_created_through_the_api_is_served_and_gets_status() {
     apply_all(&fake, &backend(&echo));
 
     let created = Instant::now();
-    apply_all(
-        &fake,
-        &[http_route(
-            "app",
-            &["app.example.com"],
-            vec![rule(Value::Null, vec![to("echo-a")])],
-        )],
-    );
+    apply_all(&fake, &[route("app", &["app.example.com"], "echo-a")]);
     let http = Http::new();
-    eventually("the route served", || async {
-        let reply = http.try_get(port, "app.example.com", "/").await?;
-        (reply.status == 200).then_some(())
-    })
-    .await;
+    served(&http, port, "app.example.com", "the route served").await;
     println!(
         "route created through the API → first 200 in {:?}",
         created.elapsed()
@@ -132,14 +135,7 @@ async fn a_route_created_through_the_api_is_served_and_gets_status() {
     .await;
 
     // A route pointing at a Service that does not exist says so.
-    apply_all(
-        &fake,
-        &[http_route(
-            "broken",
-            &["broken.example.com"],
-            vec![rule(Value::Null, vec![to("nope")])],
-        )],
-    );
+    apply_all(&fake, &[route("broken", &["broken.example.com"], "nope")]);
     eventually("ResolvedRefs=False BackendNotFound", || async {
         (route_condition(&fake, "broken", "ResolvedRefs")? == ("False".into(), "BackendNotFound".into()))
             .then_some(())
@@ -158,16 +154,9 @@ async fn an_empty_cluster_is_ready_and_gateways_bind_when_created() {
     let port = free_port();
     apply_all(&fake, &gateway_setup(port));
     apply_all(&fake, &backend(&echo));
-    apply_all(
-        &fake,
-        &[http_route("late", &[], vec![rule(Value::Null, vec![to("late")])])],
-    );
+    apply_all(&fake, &[route("late", &[], "late")]);
     let http = Http::new();
-    eventually("the late Gateway serving", || async {
-        let reply = http.try_get(port, "any.example.com", "/").await?;
-        (reply.status == 200).then_some(())
-    })
-    .await;
+    served(&http, port, "any.example.com", "the late Gateway serving").await;
 }
 
 #[tokio::test]
@@ -185,11 +174,7 @@ async fn missing_gateway_crds_leave_ingress_working_until_they_are_installed() {
     );
     let fl = ready(&fake, &[]).await;
     let http = Http::new();
-    eventually("the Ingress served", || async {
-        let reply = http.try_get(fl.http_port, "site.example.com", "/").await?;
-        (reply.status == 200).then_some(())
-    })
-    .await;
+    served(&http, fl.http_port, "site.example.com", "the Ingress served").await;
     let status = fl.status().await;
     assert_eq!(
         status["subsystems"]["gateway-api"]["state"], "Degraded",
@@ -204,18 +189,13 @@ async fn missing_gateway_crds_leave_ingress_working_until_they_are_installed() {
     fake.set_group_installed(GW, true);
     let port = free_port();
     apply_all(&fake, &gateway_setup(port));
-    apply_all(
-        &fake,
-        &[http_route(
-            "site",
-            &["gw.example.com"],
-            vec![rule(Value::Null, vec![to("site")])],
-        )],
-    );
-    eventually("the Gateway route served once the CRDs exist", || async {
-        let reply = http.try_get(port, "gw.example.com", "/").await?;
-        (reply.status == 200).then_some(())
-    })
+    apply_all(&fake, &[route("site", &["gw.example.com"], "site")]);
+    served(
+        &http,
+        port,
+        "gw.example.com",
+        "the Gateway route served once the CRDs exist",
+    )
     .await;
     fl.wait_status("gateway-api Ready", |s| {
         s["subsystems"]["gateway-api"]["state"] == "Ready"
@@ -257,20 +237,10 @@ async fn an_api_server_restart_fails_no_request_and_watches_resume() {
     let port = free_port();
     apply_all(&fake, &gateway_setup(port));
     apply_all(&fake, &backend(&echo));
-    apply_all(
-        &fake,
-        &[http_route(
-            "steady",
-            &[],
-            vec![rule(Value::Null, vec![to("steady")])],
-        )],
-    );
+    apply_all(&fake, &[route("steady", &[], "steady")]);
     let fl = ready(&fake, &[]).await;
     let http = Http::new();
-    eventually("served", || async {
-        (http.try_get(port, "x", "/").await?.status == 200).then_some(())
-    })
-    .await;
+    served(&http, port, "x", "served").await;
 
     // Requests keep flowing while the API server goes away and comes back.
     let load = tokio::spawn(async move {
@@ -300,14 +270,7 @@ async fn an_api_server_restart_fails_no_request_and_watches_resume() {
     // The watches are back: a new route is served.
     let other = Echo::start("after").await;
     apply_all(&fake, &backend(&other));
-    apply_all(
-        &fake,
-        &[http_route(
-            "after",
-            &["after.example.com"],
-            vec![rule(Value::Null, vec![to("after")])],
-        )],
-    );
+    apply_all(&fake, &[route("after", &["after.example.com"], "after")]);
     eventually("a route created after the restart", || async {
         let reply = http.try_get(port, "after.example.com", "/").await?;
         (reply.echo_name() == "after").then_some(())
@@ -337,10 +300,7 @@ async fn scaling_endpoints_from_one_to_ten_spreads_traffic_over_all() {
             endpoint_slice("app", "app-1", port, &["127.0.0.1"]),
         ],
     );
-    apply_all(
-        &fake,
-        &[http_route("app", &[], vec![rule(Value::Null, vec![to("app")])])],
-    );
+    apply_all(&fake, &[route("app", &[], "app")]);
     let _fl = ready(&fake, &[]).await;
     let http = Http::new();
     eventually("one pod serving", || async {
@@ -398,24 +358,14 @@ async fn two_replicas_one_writer_and_failover_within_the_lease() {
     let mut b = Fairlead::start_kubernetes_as(&fake.url(), &election, Some("replica-b"));
     b.wait_ready().await;
 
-    apply_all(
-        &fake,
-        &[http_route(
-            "one",
-            &["one.example.com"],
-            vec![rule(Value::Null, vec![to("echo")])],
-        )],
-    );
+    apply_all(&fake, &[route("one", &["one.example.com"], "echo")]);
     eventually("status written", || async {
         (route_condition(&fake, "one", "Accepted")?.0 == "True").then_some(())
     })
     .await;
     // Both replicas serve the route; only the leader wrote.
     let http = Http::new();
-    eventually("both replicas serve", || async {
-        (http.try_get(port, "one.example.com", "/").await?.status == 200).then_some(())
-    })
-    .await;
+    served(&http, port, "one.example.com", "both replicas serve").await;
     let b_metrics = eventually("replica-b counted skipped writes", || async {
         let text = b.admin_get("/metrics").await.text();
         (metric(&text, "fairlead_status_writes", "result=\"skipped\"") > 0.0).then_some(text)
@@ -439,14 +389,7 @@ async fn two_replicas_one_writer_and_failover_within_the_lease() {
         "leader killed → new holder after {:?} (lease 3 s)",
         killed.elapsed()
     );
-    apply_all(
-        &fake,
-        &[http_route(
-            "two",
-            &["two.example.com"],
-            vec![rule(Value::Null, vec![to("nope")])],
-        )],
-    );
+    apply_all(&fake, &[route("two", &["two.example.com"], "nope")]);
     eventually("the new leader writes", || async {
         (route_condition(&fake, "two", "ResolvedRefs")? == ("False".into(), "BackendNotFound".into()))
             .then_some(())
@@ -491,14 +434,7 @@ async fn a_flapping_backend_does_not_storm_the_api_with_status_writes() {
     let port = free_port();
     apply_all(&fake, &gateway_setup(port));
     apply_all(&fake, &backend(&echo));
-    apply_all(
-        &fake,
-        &[http_route(
-            "flap",
-            &[],
-            vec![rule(Value::Null, vec![to("flappy")])],
-        )],
-    );
+    apply_all(&fake, &[route("flap", &[], "flappy")]);
     let fl = ready(&fake, &[]).await;
     eventually("first status", || async {
         (route_condition(&fake, "flap", "ResolvedRefs")?.0 == "True").then_some(())

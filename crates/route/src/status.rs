@@ -28,6 +28,15 @@ pub fn rfc3339(unix_secs: i64) -> String {
     )
 }
 
+/// The current time as [`rfc3339`] (a clock before 1970 reads as the epoch).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
 /// Status of every object translation considered, sorted by (kind, namespace, name).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StatusReport {

@@ -4,7 +4,7 @@
 //! resource, namespace, object and reason.
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use fairlead_route::{ObjectRef, ObjectStatus};
 use k8s_openapi::api::core::v1::Service;
@@ -124,7 +124,7 @@ impl StatusApi {
                 return Ok(Outcome::Gone);
             };
             let current = stored.data.get("status").cloned().unwrap_or(Value::Null);
-            let now = now_rfc3339();
+            let now = fairlead_route::now_rfc3339();
             let ctx = ConvertContext {
                 controller_name,
                 now: &now,
@@ -277,14 +277,6 @@ fn api_error(verb: &'static str, resource: &str, object: &ObjectRef, e: &Request
         object: object.clone(),
         reason,
     }
-}
-
-fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    fairlead_route::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
