@@ -49,6 +49,9 @@ pub(super) struct Campaign {
     last_error: Option<String>,
 }
 
+/// Added to a wake-up at expiry so the attempt lands just after it, not just before.
+const EXPIRY_MARGIN: Duration = Duration::from_millis(20);
+
 fn micro_now() -> MicroTime {
     MicroTime(Timestamp::now())
 }
@@ -134,10 +137,20 @@ impl Campaign {
                     .settings
                     .retry_period
                     .min(deadline.saturating_duration_since(Instant::now())),
-                None => self
-                    .settings
-                    .retry_period
-                    .mul_f64(1.0 + fastrand::f64() * JITTER_FACTOR),
+                None => {
+                    let jittered = self
+                        .settings
+                        .retry_period
+                        .mul_f64(1.0 + fastrand::f64() * JITTER_FACTOR);
+                    // Wake when the holder's claim runs out rather than up to a jittered retry
+                    // later: takeover after a crash then takes the lease duration, not more.
+                    match self.expires_at() {
+                        Some(at) if at > Instant::now() => {
+                            jittered.min(at.saturating_duration_since(Instant::now()) + EXPIRY_MARGIN)
+                        }
+                        _ => jittered,
+                    }
+                }
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -371,16 +384,28 @@ impl Campaign {
         }
     }
 
-    /// Whether the record has not changed for its `leaseDurationSeconds` (ours when it names
-    /// none), counted from when we first saw it.
-    fn expired(&self, spec: &LeaseSpec) -> bool {
-        let duration = match spec.lease_duration_seconds {
+    /// The lease duration a record claims: its `leaseDurationSeconds`, ours when it names none.
+    fn claimed(&self, spec: &LeaseSpec) -> Duration {
+        match spec.lease_duration_seconds {
             Some(secs) if secs > 0 => Duration::from_secs(secs.unsigned_abs().into()),
             _ => self.settings.lease_duration,
-        };
+        }
+    }
+
+    /// Whether the record has not changed for its claimed duration, counted from when we first
+    /// saw it.
+    fn expired(&self, spec: &LeaseSpec) -> bool {
+        let duration = self.claimed(spec);
         self.observed
             .as_ref()
             .is_none_or(|(_, since)| since.elapsed() >= duration)
+    }
+
+    /// When the record last observed (held by someone else) expires, on our clock.
+    fn expires_at(&self) -> Option<Instant> {
+        let (spec, since) = self.observed.as_ref()?;
+        holder(spec).filter(|h| *h != self.settings.identity)?;
+        Some(*since + self.claimed(spec))
     }
 
     /// On shutdown: publish `false`, then hand the Lease back (empty holder, 1 s duration) so
