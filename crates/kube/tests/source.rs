@@ -315,3 +315,19 @@ async fn a_too_old_resource_version_relists_and_drops_what_was_deleted_meanwhile
     .await;
     assert!(has(&source, Kind::Service, "app", "kept"));
 }
+
+#[tokio::test]
+async fn forbidden_watch_names_the_watch_verb() {
+    let fake = FakeApi::start().await;
+    fake.deny(Verb::Watch, "services");
+    let (_source, health) = start(&fake, Some("app"));
+    eventually("the denial reported", || {
+        state(&health, "watch services").is_some_and(|s| s.0 == State::Failed)
+    })
+    .await;
+    let (_, message) = state(&health, "watch services").unwrap();
+    assert!(
+        message.starts_with("cannot watch services in namespace app: forbidden"),
+        "{message}"
+    );
+}
