@@ -62,6 +62,15 @@ impl Builder {
         self
     }
 
+    /// Serves `kind` instead of the registered kind of the same group and kind name (e.g.
+    /// BackendTLSPolicy with only `v1alpha3`, as a cluster with older CRDs serves it).
+    pub fn replace_kind(mut self, kind: KindInfo) -> Self {
+        self.kinds
+            .retain(|k| !(k.group == kind.group && k.kind == kind.kind));
+        self.kinds.push(kind);
+        self
+    }
+
     /// The user named in 403 messages.
     pub fn user(mut self, user: &str) -> Self {
         self.user = user.to_string();

@@ -6,9 +6,9 @@
 //!   `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}[/status]]`, namespaced and
 //!   cluster-scoped kinds, all-namespaces list and watch; discovery (`/api`, `/api/v1`, `/apis`,
 //!   `/apis/{group}`, `/apis/{group}/{version}`) and `/version`.
-//! - The kinds fairlead reads ([`DEFAULT_KINDS`]; more with [`Builder::kind`]). Versions of one
-//!   resource (ReferenceGrant v1 and v1beta1) share one storage; `apiVersion` is rewritten to
-//!   the version asked for, as if converted.
+//! - The kinds fairlead reads ([`DEFAULT_KINDS`]; more with [`Builder::kind`], other versions
+//!   with [`Builder::replace_kind`]). Versions of one resource (ReferenceGrant v1 and v1beta1)
+//!   share one storage; `apiVersion` is rewritten to the version asked for, as if converted.
 //! - One global `resourceVersion` counter; `metadata.resourceVersion`, `uid`,
 //!   `creationTimestamp`, `generation` and the namespace are set by the server. `generation`
 //!   starts at 1 and is bumped when anything outside `metadata` (and outside `status` for kinds

@@ -215,6 +215,17 @@ async fn api_restart_keeps_objects_and_resumes() {
         has(&source, Kind::Service, "app", "web"),
         "objects survive the outage"
     );
+    // Retries back off while the server stays away (250 ms doubling, capped at 4 s).
+    let retry_ms = |message: &str| -> Option<u64> {
+        let rest = message.split("retrying in ").nth(1)?;
+        rest.split(' ').next()?.parse().ok()
+    };
+    eventually("the retry delay to grow past a second", || {
+        state(&health, "watch services")
+            .and_then(|s| retry_ms(&s.1))
+            .is_some_and(|ms| ms >= 1000)
+    })
+    .await;
 
     fake.restart().await.unwrap();
     fake.apply(&service("app", "api")).unwrap();
@@ -330,4 +341,63 @@ async fn forbidden_watch_names_the_watch_verb() {
         message.starts_with("cannot watch services in namespace app: forbidden"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn backend_tls_policy_is_read_at_v1alpha3_when_v1_is_not_served() {
+    let older = fairlead_fakeapi::KindInfo {
+        group: GW,
+        versions: &["v1alpha3"],
+        kind: "BackendTLSPolicy",
+        plural: "backendtlspolicies",
+        namespaced: true,
+        status_subresource: true,
+        field_labels: &[],
+    };
+    let fake = FakeApi::builder().replace_kind(older).start().await.unwrap();
+    fake.apply(
+        &json!({"apiVersion": "gateway.networking.k8s.io/v1alpha3", "kind": "BackendTLSPolicy",
+        "metadata": {"name": "tls", "namespace": "app"},
+        "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "web"}],
+                 "validation": {"hostname": "web.app", "wellKnownCACertificates": "System"}}}),
+    )
+    .unwrap();
+    let (source, health) = start(&fake, None);
+    eventually("every watch listed", || source.settled()).await;
+    eventually("the v1alpha3 policy", || {
+        source
+            .snapshot()
+            .resources
+            .backend_tls_policy("app", "tls")
+            .is_some()
+    })
+    .await;
+    let (level, message) = state(&health, "watch backendtlspolicies.gateway.networking.k8s.io").unwrap();
+    assert_eq!(level, State::Ready, "{message}");
+    assert_eq!(state(&health, "gateway-api").map(|s| s.0), Some(State::Ready));
+}
+
+#[tokio::test]
+async fn an_unreachable_api_server_at_start_is_retried_with_growing_backoff() {
+    let fake = FakeApi::start().await;
+    fake.apply(&service("app", "web")).unwrap();
+    fake.stop().await;
+    let (source, health) = start(&fake, None);
+    let retry_ms = |message: &str| -> Option<u64> {
+        let rest = message.split("retrying in ").nth(1)?;
+        rest.split(' ').next()?.parse().ok()
+    };
+    // Each failed list waits longer (250 ms doubling, capped at 4 s): a dead API server is not
+    // hammered.
+    eventually("the retry delay to grow past a second", || {
+        state(&health, "watch services")
+            .filter(|s| s.0 == State::Pending)
+            .and_then(|s| retry_ms(&s.1))
+            .is_some_and(|ms| ms >= 1000)
+    })
+    .await;
+    assert!(!source.settled());
+    fake.restart().await.unwrap();
+    eventually("the first list once the server answers", || source.settled()).await;
+    assert!(has(&source, Kind::Service, "app", "web"));
 }

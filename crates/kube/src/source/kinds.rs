@@ -11,6 +11,8 @@ pub struct Watched {
     /// API group; `""` for the core group.
     pub group: &'static str,
     pub version: &'static str,
+    /// An older version to watch when `version` is not served (a cluster with older CRDs).
+    pub older_version: Option<&'static str>,
     /// `kind` as the API names it.
     pub api_kind: &'static str,
     pub plural: &'static str,
@@ -28,6 +30,7 @@ const fn core(kind: Kind, api_kind: &'static str, plural: &'static str, namespac
         kind,
         group: "",
         version: "v1",
+        older_version: None,
         api_kind,
         plural,
         namespaced,
@@ -41,6 +44,7 @@ const fn gateway(kind: Kind, api_kind: &'static str, plural: &'static str, names
         kind,
         group: GW,
         version: "v1",
+        older_version: None,
         api_kind,
         plural,
         namespaced,
@@ -58,12 +62,16 @@ pub const WATCHED: &[Watched] = &[
     gateway(Kind::HttpRoute, "HTTPRoute", "httproutes", true),
     gateway(Kind::GrpcRoute, "GRPCRoute", "grpcroutes", true),
     gateway(Kind::ReferenceGrant, "ReferenceGrant", "referencegrants", true),
-    gateway(
-        Kind::BackendTlsPolicy,
-        "BackendTLSPolicy",
-        "backendtlspolicies",
-        true,
-    ),
+    // v1 since Gateway API 1.4; clusters with older CRDs serve only v1alpha3 (same fields).
+    Watched {
+        older_version: Some("v1alpha3"),
+        ..gateway(
+            Kind::BackendTlsPolicy,
+            "BackendTLSPolicy",
+            "backendtlspolicies",
+            true,
+        )
+    },
     Watched {
         group: "networking.k8s.io",
         ..core(Kind::Ingress, "Ingress", "ingresses", true)
@@ -87,10 +95,15 @@ pub const WATCHED: &[Watched] = &[
 
 impl Watched {
     pub fn api_version(&self) -> String {
+        self.api_version_of(self.version)
+    }
+
+    /// `group/version` (just `version` for core) for one of the versions watched.
+    pub fn api_version_of(&self, version: &str) -> String {
         if self.group.is_empty() {
-            self.version.to_string()
+            version.to_string()
         } else {
-            format!("{}/{}", self.group, self.version)
+            format!("{}/{}", self.group, version)
         }
     }
 
@@ -103,11 +116,11 @@ impl Watched {
         }
     }
 
-    pub fn api_resource(&self) -> ApiResource {
+    pub fn api_resource(&self, version: &str) -> ApiResource {
         ApiResource {
             group: self.group.to_string(),
-            version: self.version.to_string(),
-            api_version: self.api_version(),
+            version: version.to_string(),
+            api_version: self.api_version_of(version),
             kind: self.api_kind.to_string(),
             plural: self.plural.to_string(),
         }

@@ -55,7 +55,7 @@ impl Shared {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn event(&self, kind: Kind, event: Event<kube::api::DynamicObject>) {
+    fn event(&self, kind: Kind, api_version: &str, event: Event<kube::api::DynamicObject>) {
         let mut store = self.lock();
         let before = store.kinds.get(&kind).map(|s| (s.synced_once, s.problem.clone()));
         let changed = match event {
@@ -64,7 +64,7 @@ impl Shared {
                 false
             }
             Event::InitApply(object) => {
-                store.apply(kind, object, true);
+                store.apply(kind, api_version, object, true);
                 false
             }
             Event::InitDone => {
@@ -72,7 +72,7 @@ impl Shared {
                 true
             }
             Event::Apply(object) => {
-                store.apply(kind, object, false);
+                store.apply(kind, api_version, object, false);
                 true
             }
             Event::Delete(object) => {

@@ -89,8 +89,8 @@ impl Store {
         }
     }
 
-    /// A listed object (`relisting`) or a watch event.
-    pub fn apply(&mut self, kind: Kind, object: DynamicObject, relisting: bool) {
+    /// A listed object (`relisting`) or a watch event, read at `api_version`.
+    pub fn apply(&mut self, kind: Kind, api_version: &str, object: DynamicObject, relisting: bool) {
         let Some(state) = self.kinds.get_mut(&kind) else {
             return;
         };
@@ -104,7 +104,7 @@ impl Store {
             }
         };
         let w = state.watched;
-        let parsed = parse_value(&w.resource(), &w.api_version(), w.api_kind, value);
+        let parsed = parse_value(&w.resource(), api_version, w.api_kind, value);
         let previous = match (&parsed, relisting) {
             (Err(_), true) => state.objects.get(&name).cloned(),
             _ => None,

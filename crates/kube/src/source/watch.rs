@@ -39,15 +39,15 @@ impl Backoff {
     }
 }
 
+/// Server-side timeout of each watch request. The client gives up on a watch that has been
+/// silent for this plus 5 s (kube-runtime's idle timeout), so a connection to an API server
+/// that vanished without closing it is noticed within about a minute, not five.
+const WATCH_TIMEOUT_SECS: u32 = 55;
+
 /// Runs until aborted: watcher errors never end it.
 pub async fn run(client: kube::Client, watched: Watched, namespace: Option<String>, shared: Arc<Shared>) {
-    let resource = watched.api_resource();
     let scoped = namespace.as_deref().filter(|_| watched.namespaced);
-    let api: Api<DynamicObject> = match scoped {
-        Some(ns) => Api::namespaced_with(client, ns, &resource),
-        None => Api::all_with(client, &resource),
-    };
-    let mut config = watcher::Config::default();
+    let mut config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
     if let Some(selector) = watched.field_selector {
         config = config.fields(selector);
     }
@@ -60,31 +60,65 @@ pub async fn run(client: kube::Client, watched: Watched, namespace: Option<Strin
         Some(ns) => format!("in namespace {ns}"),
         None => "at cluster scope".to_string(),
     };
-    let stream = watcher(api, config);
-    futures::pin_mut!(stream);
+    let versions: Vec<&str> = std::iter::once(watched.version)
+        .chain(watched.older_version)
+        .collect();
+    let mut current = 0;
+    // Versions found not served since the last event: the resource is missing only when every
+    // version is.
+    let mut unserved = 0;
     let mut backoff = Backoff::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(event) => {
-                backoff.reset();
-                shared.event(watched.kind, event);
-            }
-            Err(err) => {
-                let delay = backoff.next_delay();
-                let problem = classify(&watched, &scope, &err);
-                match &problem {
-                    Problem::NotInstalled => {
-                        tracing::debug!(resource = %watched.resource(), "not installed")
+    'versions: loop {
+        let version = versions.get(current).copied().unwrap_or(watched.version);
+        let api_version = watched.api_version_of(version);
+        let resource = watched.api_resource(version);
+        let api: Api<DynamicObject> = match scoped {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        let stream = watcher(api, config.clone());
+        futures::pin_mut!(stream);
+        while let Some(item) = stream.next().await {
+            let err = match item {
+                Ok(event) => {
+                    // The watcher announces every (re)list attempt with Init before asking the
+                    // server anything: only what follows shows the server answered.
+                    if !matches!(event, watcher::Event::Init) {
+                        backoff.reset();
+                        unserved = 0;
                     }
-                    Problem::Forbidden(message) => tracing::error!("{message}"),
-                    Problem::Failing(message) => {
-                        tracing::warn!(resource = %watched.resource(), "watch failed: {message}")
-                    }
+                    shared.event(watched.kind, &api_version, event);
+                    continue;
                 }
-                shared.fail(watched.kind, problem, delay);
-                tokio::time::sleep(delay).await;
+                Err(err) => err,
+            };
+            let problem = classify(&watched, &scope, &err);
+            let missing = problem == Problem::NotInstalled;
+            if missing {
+                unserved += 1;
+                current = (current + 1) % versions.len();
+                if unserved < versions.len() {
+                    tracing::debug!(%api_version, "not served; trying {}", versions[current]);
+                    continue 'versions;
+                }
+                unserved = 0;
+            }
+            let delay = backoff.next_delay();
+            match &problem {
+                Problem::NotInstalled => tracing::debug!(resource = %watched.resource(), "not installed"),
+                Problem::Forbidden(message) => tracing::error!("{message}"),
+                Problem::Failing(message) => {
+                    tracing::warn!(resource = %watched.resource(), "watch failed: {message}")
+                }
+            }
+            shared.fail(watched.kind, problem, delay);
+            tokio::time::sleep(delay).await;
+            if missing && versions.len() > 1 {
+                continue 'versions;
             }
         }
+        // kube-runtime's watcher never ends its stream; should it, do not spin.
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 
