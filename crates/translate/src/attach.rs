@@ -194,6 +194,7 @@ pub(crate) fn attach_all(
         }
     }
     let rejected = kind_conflicts(routes, claims);
+    count_attachments(resources, routes, gateways);
 
     let mut statuses = Vec::new();
     for (r, (route, per_parent)) in routes.iter().zip(selections).enumerate() {
@@ -265,6 +266,33 @@ fn kind_conflicts(
         }
     }
     rejected
+}
+
+/// Counts each route on every listener its parentRefs select and whose allowedRoutes admit it,
+/// whatever the listener's or the route's condition: that is `attachedRoutes` in the spec.
+fn count_attachments(resources: &ResourceSet, routes: &[RouteInput<'_>], gateways: &mut Gateways<'_>) {
+    for route in routes {
+        let route_ns = meta::namespace(route.meta);
+        let labels = namespace_labels(resources, route_ns);
+        let key = (
+            route.kind,
+            route_ns.to_string(),
+            meta::name(route.meta).to_string(),
+        );
+        for (parent, gateway_key) in &route.parents {
+            let Some(gateway) = gateways.get_mut(gateway_key) else {
+                continue;
+            };
+            let gateway_ns = gateway.namespace().to_string();
+            for listener in gateway.listeners.iter_mut() {
+                let selected = parent.section_name.is_none_or(|s| s == listener.spec.name)
+                    && parent.port.is_none_or(|p| p == listener.spec.port);
+                if selected && not_allowed(listener, route.kind, route_ns, &gateway_ns, &labels).is_none() {
+                    listener.counted.insert(key.clone());
+                }
+            }
+        }
+    }
 }
 
 /// The listeners of `gateway` that the parentRef selects and that admit the route, with the
@@ -412,6 +440,17 @@ fn refusal(
     if let Some(problem) = listener.problem() {
         return Some(format!("not programmed ({problem})"));
     }
+    not_allowed(listener, kind, route_ns, gateway_ns, labels)
+}
+
+/// Why the listener's allowedRoutes (kinds and namespaces) exclude the route, or `None`.
+fn not_allowed(
+    listener: &ListenerModel<'_>,
+    kind: &str,
+    route_ns: &str,
+    gateway_ns: &str,
+    labels: &BTreeMap<String, String>,
+) -> Option<String> {
     if !listener.allows(kind) {
         return Some(format!("allowedRoutes.kinds does not include {kind}"));
     }

@@ -167,7 +167,9 @@ fn route_with_no_valid_rule_is_unsupported_value() {
     let c = condition(&parent_of(&t, "GRPCRoute", "r").conditions, "Accepted");
     assert_eq!(sr(c), (false, "UnsupportedValue"));
     assert!(c.message.contains("rule 0"), "{}", c.message);
-    assert_eq!(listener_status(&t, "default", "web", "http").attached_routes, 0);
+    // attachedRoutes counts routes that allowedRoutes and the parentRef attach, "that may
+    // themselves have Accepted: false conditions" (ListenerStatus.attachedRoutes).
+    assert_eq!(listener_status(&t, "default", "web", "http").attached_routes, 1);
 }
 
 #[test]

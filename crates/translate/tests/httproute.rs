@@ -169,6 +169,9 @@ fn allowed_routes_same_namespace_is_the_default() {
     assert_eq!(sr(c), (false, "NotAllowedByListeners"));
     assert!(c.message.contains("namespace other"), "{}", c.message);
     assert_eq!(theirs.parent.namespace, "default");
+    // allowedRoutes decides attachment: the refused route is not counted.
+    let gw = status(&t, "Gateway", Some("default"), "web");
+    assert_eq!(gw.listeners[0].attached_routes, 1);
 }
 
 #[test]
@@ -218,6 +221,11 @@ metadata: {name: wrongenv, labels: {team: web, env: dev}}
     assert_eq!(
         route_ids(listener(&t, "gateway/default/web/http")),
         ["httproute/good/r/rule/0"]
+    );
+    let gw = status(&t, "Gateway", Some("default"), "web");
+    assert_eq!(
+        gw.listeners[0].attached_routes, 1,
+        "only the selected namespace's route"
     );
     for ns in ["wrongenv", "unknown", "default"] {
         let p = &status(&t, "HTTPRoute", Some(ns), "r").parents[0];
@@ -360,6 +368,10 @@ fn no_hostname_intersection_is_reported() {
     let c = condition(&parent(&t, "r").conditions, "Accepted");
     assert_eq!(sr(c), (false, "NoMatchingListenerHostname"));
     assert!(listener(&t, "gateway/default/web/http").routes.is_empty());
+    // Attachment is "based solely on" allowedRoutes and parentRefs, not hostnames: counted,
+    // though nothing of it is served.
+    let gw = status(&t, "Gateway", Some("default"), "web");
+    assert_eq!(gw.listeners[0].attached_routes, 1);
 }
 
 #[test]
@@ -374,6 +386,9 @@ fn listener_that_is_not_programmed_does_not_take_routes() {
     assert_eq!(sr(c), (false, "NotAllowedByListeners"));
     assert!(c.message.contains("certificateRefs"), "{}", c.message);
     assert!(t.config.listeners.is_empty());
+    // "MUST be set for Listeners with condition Accepted: false".
+    let gw = status(&t, "Gateway", Some("default"), "web");
+    assert_eq!(gw.listeners[0].attached_routes, 1);
 }
 
 #[test]
@@ -411,9 +426,11 @@ fn route_with_no_valid_rule_is_not_accepted() {
     assert_eq!(sr(c), (false, "UnsupportedValue"));
     assert!(c.message.contains("rule 0"), "{}", c.message);
     assert!(listener(&t, "gateway/default/web/http").routes.is_empty());
+    // attachedRoutes counts routes that allowedRoutes and the parentRef attach, "that may
+    // themselves have Accepted: false conditions" (ListenerStatus.attachedRoutes).
     assert_eq!(
         status(&t, "Gateway", Some("default"), "web").listeners[0].attached_routes,
-        0
+        1
     );
 }
 

@@ -114,8 +114,10 @@ fn routes_are_refused_by_conflicted_listeners() {
     let c = condition(&parent(&t, "r").conditions, "Accepted");
     assert_eq!(sr(c), (false, "NotAllowedByListeners"));
     assert!(c.message.contains("share port 80"), "{}", c.message);
+    // "the AttachedRoutes field count MUST be set for Listeners with condition Accepted: false"
+    // (ListenerStatus.attachedRoutes): listener problems do not undo attachment.
     for name in ["a", "b"] {
-        assert_eq!(listener_status(&t, "default", "web", name).attached_routes, 0);
+        assert_eq!(listener_status(&t, "default", "web", name).attached_routes, 1);
     }
 }
 
@@ -245,7 +247,8 @@ fn spec_addresses_make_the_gateway_unaccepted() {
     );
     let l = listener_status(&t, "default", "web", "http");
     assert_eq!(sr(condition(&l.conditions, "Programmed")), (false, "Invalid"));
-    assert_eq!(l.attached_routes, 0);
+    // Counted all the same: attachment depends on allowedRoutes and parentRefs only.
+    assert_eq!(l.attached_routes, 1);
     assert!(t.config.listeners.is_empty());
     assert_eq!(
         accepted_of(&t, "HTTPRoute", "r"),
@@ -431,7 +434,9 @@ fn http_and_grpc_routes_sharing_a_hostname_keep_only_the_older() {
         route_ids(listener(&t, "gateway/default/web/http")),
         ["httproute/default/web/rule/0"]
     );
-    assert_eq!(listener_status(&t, "default", "web", "http").attached_routes, 1);
+    // attachedRoutes counts routes that allowedRoutes and the parentRef attach, "that may
+    // themselves have Accepted: false conditions" (ListenerStatus.attachedRoutes).
+    assert_eq!(listener_status(&t, "default", "web", "http").attached_routes, 2);
 
     // The other way round: the GRPCRoute is older, so it wins.
     let newer_http = http_at("web", "2024-03-01T00:00:00Z", "[a.example.com]");
@@ -516,5 +521,7 @@ fn a_conflict_on_one_listener_leaves_the_others() {
         route_ids(listener(&t, "gateway/default/web/grpc")),
         ["grpcroute/default/api/rule/0"]
     );
-    assert_eq!(listener_status(&t, "default", "web", "shared").attached_routes, 1);
+    // Both routes select `shared` and its allowedRoutes admit both: both count, though only the
+    // HTTPRoute's rules are served there.
+    assert_eq!(listener_status(&t, "default", "web", "shared").attached_routes, 2);
 }

@@ -56,9 +56,12 @@ pub(crate) struct ListenerModel<'a> {
     pub accepted_note: Option<String>,
     /// OverlappingTLSConfig=True message. Set by `super::conflicts`.
     pub overlapping: Option<String>,
-    /// Routes attached, for attachedRoutes and to add a route's rules once even when several
-    /// parentRefs select the listener.
+    /// Routes whose rules were added, so several parentRefs selecting the listener add them once.
     pub attached: BTreeSet<AttachedRoute>,
+    /// Routes counted in `attachedRoutes`. The spec bases attachment "solely on" allowedRoutes
+    /// and the parentRef: listener problems, hostnames and the route's own acceptance do not
+    /// matter, so this is a superset of `attached`.
+    pub counted: BTreeSet<AttachedRoute>,
     pub routes: Vec<Route>,
 }
 
@@ -112,6 +115,7 @@ impl<'a> ListenerModel<'a> {
             accepted_note: None,
             overlapping: None,
             attached: BTreeSet::new(),
+            counted: BTreeSet::new(),
             routes: Vec::new(),
         }
     }

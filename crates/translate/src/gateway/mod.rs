@@ -134,7 +134,7 @@ impl<'a> GatewayModel<'a> {
         for listener in self.listeners {
             statuses.push(ListenerStatus {
                 name: listener.spec.name.clone(),
-                attached_routes: u32::try_from(listener.attached.len()).unwrap_or(u32::MAX),
+                attached_routes: u32::try_from(listener.counted.len()).unwrap_or(u32::MAX),
                 supported_kinds: listener.supported_kinds(),
                 conditions: listener.conditions(),
             });
