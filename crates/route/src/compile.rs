@@ -2,9 +2,9 @@
 //! hostname, route hostname and path, and sorts each candidate list by precedence once.
 
 use crate::backends::Backends;
-use crate::config::{Config, Listener, ListenerProtocol, Route, RouteKind, RouteMatch};
+use crate::config::{Config, Listener, ListenerProtocol, PathMatch, Route, RouteKind, RouteMatch};
 use crate::host::{FastMap, HostMap, HostPattern};
-use crate::matcher::{CompiledMatch, CompiledPath, Conditions, RouteError};
+use crate::matcher::{normalize_prefix, CompiledMatch, CompiledPath, Conditions, RouteError};
 use crate::path::PathTierBuilder;
 use crate::precedence::{OrderKey, PathRank, Precedence};
 use crate::table::{CompileError, CompiledListener, CompiledRoute, ListenerGroup, Table};
@@ -106,11 +106,13 @@ impl<'c> Builder<'c> {
         let compiled = route_matches
             .iter()
             .map(|m| {
-                Ok((
-                    PathRank::of(&m.path),
-                    CompiledPath::compile(&m.path)?,
-                    Conditions::compile(m)?,
-                ))
+                let catch_all = matches!(&m.path, PathMatch::Prefix(p) if normalize_prefix(p).is_empty());
+                let (rank, path) = if route.kind == RouteKind::GrpcRoute && catch_all {
+                    (PathRank::Any, CompiledPath::Any)
+                } else {
+                    (PathRank::of(&m.path), CompiledPath::compile(&m.path)?)
+                };
+                Ok((rank, path, Conditions::compile(m)?))
             })
             .collect::<Result<Vec<_>, RouteError>>()?;
 

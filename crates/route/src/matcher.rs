@@ -51,6 +51,10 @@ pub(crate) enum CompiledPath {
     Prefix(Box<str>),
     /// Anchored at both ends.
     Regex(Regex),
+    /// Every path, ranked after every regex: a GRPCRoute match naming neither service nor
+    /// method. gRPC precedence counts matched service and method characters, so a match on a
+    /// method alone (a regex here) must beat it, where an HTTP `/` prefix would beat a regex.
+    Any,
 }
 
 impl CompiledPath {

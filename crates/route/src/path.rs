@@ -52,6 +52,7 @@ impl PathTier {
         self.regex.iter().find_map(|i| {
             passes(i).filter(|m| match &m.path {
                 CompiledPath::Regex(re) => re.is_match(req.path),
+                CompiledPath::Any => true,
                 _ => false,
             })
         })
@@ -94,7 +95,7 @@ impl<'c> PathTierBuilder<'c> {
         let list = match path {
             CompiledPath::Exact(p) => self.exact.entry(p.clone()).or_default(),
             CompiledPath::Prefix(p) => self.prefix.entry(p.clone()).or_default(),
-            CompiledPath::Regex(_) => &mut self.regex,
+            CompiledPath::Regex(_) | CompiledPath::Any => &mut self.regex,
         };
         list.push((precedence, index));
     }

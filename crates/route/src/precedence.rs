@@ -43,6 +43,8 @@ pub(crate) enum PathRank {
     /// after every prefix (a regex's specificity cannot be measured by its length), and orders
     /// regexes among themselves by the remaining criteria.
     Regex,
+    /// A GRPCRoute match with neither service nor method: after every regex.
+    Any,
 }
 
 impl PathRank {

@@ -319,3 +319,41 @@ fn host_and_path_ranks_order_by_specificity() {
         "exact, longer prefix, shorter prefix, regex"
     );
 }
+
+/// A GRPCRoute rule (same tie-breakers as [`http_route`]).
+fn grpc_route(id: &str, matches: Vec<RouteMatch>) -> Route {
+    Route {
+        kind: RouteKind::GrpcRoute,
+        ..http_route(id, &[], matches)
+    }
+}
+
+#[test]
+fn grpc_method_only_matches_beat_a_catch_all_of_another_route() {
+    // GRPCRoute precedence counts "characters in a matching service", then "in a matching
+    // method": a method-only match (compiled to a regex) has more than a rule without
+    // matches, which an HTTP reading would treat as the `/` prefix and rank first.
+    let table = single_listener(vec![
+        grpc_route("catch-all", vec![]),
+        grpc_route("method-only", vec![regex("/[^/]+/Get")]),
+        grpc_route("service", vec![prefix("/pkg.Svc")]),
+    ]);
+    check(
+        &table,
+        vec![
+            ("method over catch-all", get("h", "/other.Svc/Get"), "method-only"),
+            ("service over method", get("h", "/pkg.Svc/Get"), "service"),
+            ("catch-all last", get("h", "/other.Svc/List"), "catch-all"),
+        ],
+    );
+}
+
+#[test]
+fn http_prefix_slash_still_beats_a_regex() {
+    // Unchanged for HTTPRoute: every prefix, `/` included, ranks before every regex.
+    let table = single_listener(vec![
+        http_route("slash", &[], vec![prefix("/")]),
+        http_route("regex", &[], vec![regex("/[^/]+/Get")]),
+    ]);
+    check(&table, vec![("prefix before regex", get("h", "/x/Get"), "slash")]);
+}

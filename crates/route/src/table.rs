@@ -143,7 +143,7 @@ impl Table {
                 route: self.routes.get(m.route)?,
                 matched_prefix: match &m.path {
                     CompiledPath::Prefix(p) => Some(p),
-                    CompiledPath::Exact(_) | CompiledPath::Regex(_) => None,
+                    CompiledPath::Exact(_) | CompiledPath::Regex(_) | CompiledPath::Any => None,
                 },
             })
         });
