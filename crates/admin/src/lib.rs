@@ -37,6 +37,9 @@ pub struct Snapshot {
     pub source_errors: Vec<String>,
     /// Routes the compiler left out, with the reason.
     pub compile_errors: Vec<String>,
+    /// Certificates and CA bundles the proxy could not use, and whether their previous version
+    /// keeps serving.
+    pub tls_problems: Vec<String>,
     /// Computed conditions of every object.
     pub status: StatusReport,
     #[serde(skip)]
@@ -90,6 +93,7 @@ impl Admin {
                     "object_counts": snap.object_counts,
                     "source_errors": snap.source_errors,
                     "compile_errors": snap.compile_errors,
+                    "tls_problems": snap.tls_problems,
                     "objects": snap.status.objects,
                 });
                 json(&body)

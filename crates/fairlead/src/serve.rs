@@ -252,6 +252,7 @@ impl Publisher {
                     object_counts: loaded.counts,
                     source_errors: loaded.errors,
                     compile_errors: previous.compile_errors.clone(),
+                    tls_problems: previous.tls_problems.clone(),
                     status: previous.status.clone(),
                     config: previous.config.clone(),
                 });
@@ -265,10 +266,11 @@ impl Publisher {
         let applying = Instant::now();
         let report = self.proxy.apply(&config, &material);
         let apply_time = applying.elapsed();
-        let mut compile_errors: Vec<String> = report.compile_errors.iter().map(ToString::to_string).collect();
+        let compile_errors: Vec<String> = report.compile_errors.iter().map(ToString::to_string).collect();
         for err in &compile_errors {
             tracing::warn!("route left out of the table: {err}");
         }
+        let mut tls_problems = Vec::new();
         for problem in &report.tls_problems {
             let message = if problem.kept_previous {
                 format!(
@@ -279,9 +281,7 @@ impl Publisher {
                 format!("TLS material {}: {}; not served", problem.id, problem.error)
             };
             tracing::warn!("{message}");
-            // /status lists them with the compile errors: both are parts of the config the
-            // proxy could not use.
-            compile_errors.push(message);
+            tls_problems.push(message);
         }
         mark_unbound_listeners(&mut status, &config, &report);
         if report.bind_errors.is_empty() {
@@ -321,6 +321,7 @@ impl Publisher {
             object_counts: loaded.counts,
             source_errors: loaded.errors,
             compile_errors,
+            tls_problems,
             status,
             config,
         });

@@ -242,6 +242,15 @@ async fn every_kind_of_broken_secret_keeps_the_last_good_certificate_and_is_repo
             listener_condition(&status, "other", "InvalidCertificateRef").is_none(),
             "{case}: the other listener is not affected: {status:#}"
         );
+        // /status says which certificate the proxy could not take, apart from route errors.
+        let tls_problems = status["tls_problems"].as_array().cloned().unwrap_or_default();
+        assert!(
+            tls_problems.iter().any(|p| p
+                .as_str()
+                .is_some_and(|p| p.contains("serving its previous version"))),
+            "{case}: {tls_problems:?}"
+        );
+        assert_eq!(status["compile_errors"], serde_json::json!([]), "{case}");
         let conn = connect(port, "good.example.com", trust.clone())
             .await
             .unwrap_or_else(|e| panic!("{case}: the last good certificate keeps serving: {e}"));
