@@ -91,6 +91,15 @@ pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
     let mut listeners = Vec::new();
     let mut material = TlsMaterial::default();
 
+    // Ingress first: the ports its listeners use are taken before any Gateway's, since they come
+    // from the operator's flags, and a Gateway wanting another protocol there must be told.
+    let (ingress_listeners, ingress_statuses) =
+        ingress::translate(resources, options, &mut resolver, &mut material);
+    let reserved: Vec<gateway::ReservedPort> = ingress_listeners
+        .iter()
+        .map(|l| gateway::ReservedPort::ingress(l.port, l.protocol))
+        .collect();
+
     let (classes, class_statuses) = gateway::our_classes(resources, options);
     statuses.extend(class_statuses);
     let mut tls_inputs = gateway::TlsInputs {
@@ -98,7 +107,7 @@ pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
         now_unix: options.now_unix,
         material: &mut material,
     };
-    let mut gateways = gateway::our_gateways(resources, &classes, &mut tls_inputs);
+    let mut gateways = gateway::our_gateways(resources, &classes, &mut tls_inputs, &reserved);
     let mut routes = httproute::inputs(resources, &mut resolver, &gateways);
     routes.extend(grpcroute::inputs(resources, &mut resolver, &gateways));
     let route_statuses = attach::attach_all(resources, &routes, &mut gateways);
@@ -110,8 +119,6 @@ pub fn translate(resources: &ResourceSet, options: &Options) -> Translation {
         statuses.push(status);
     }
 
-    let (ingress_listeners, ingress_statuses) =
-        ingress::translate(resources, options, &mut resolver, &mut material);
     listeners.extend(ingress_listeners);
     statuses.extend(ingress_statuses);
 

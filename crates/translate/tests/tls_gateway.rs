@@ -354,3 +354,54 @@ fn overlapping_https_hostnames_on_one_port_are_flagged() {
     // Informational: it does not make the status a problem.
     assert!(!t.status.has_problems(), "{:#?}", t.status);
 }
+
+/// An Ingress of our class, served on the Ingress HTTP port (8080 in the default options).
+const INGRESS: &str = r#"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: site, namespace: default}
+spec:
+  ingressClassName: fairlead
+  defaultBackend: {service: {name: web, port: {number: 80}}}
+"#;
+
+#[test]
+fn a_gateway_listener_wanting_another_protocol_on_the_ingress_port_is_conflicted() {
+    let pem = cert(&["web.example.com"]);
+    let gw = gateway(
+        "    - {name: https, protocol: HTTPS, port: 8080, tls: {certificateRefs: [{name: web-cert}]}}",
+    );
+    let secret = tls_secret("default", "web-cert", &pem);
+    let t = run(&[&gw, &secret, INGRESS]);
+    let c = condition(&https(&t).conditions, "Conflicted");
+    assert_eq!(sr(c), (true, "ProtocolConflict"));
+    assert!(c.message.contains("Ingress rules (--http-port)"), "{}", c.message);
+    let on_8080: Vec<_> = t.config.listeners.iter().filter(|l| l.port == 8080).collect();
+    assert_eq!(on_8080.len(), 1, "{on_8080:?}");
+    assert_eq!(
+        on_8080[0].protocol,
+        ListenerProtocol::Http,
+        "the Ingress keeps its port"
+    );
+
+    // Without an Ingress of ours the port is free for the Gateway.
+    let t = run(&[&gw, &secret]);
+    assert_eq!(listener(&t, "gateway/default/web/https").port, 8080);
+    assert_eq!(
+        sr(condition(&https(&t).conditions, "Conflicted")),
+        (false, "NoConflicts")
+    );
+}
+
+#[test]
+fn a_gateway_http_listener_on_the_ingress_port_shares_it() {
+    let gw = gateway("    - {name: http, protocol: HTTP, port: 8080}");
+    let t = run(&[&gw, INGRESS, ROUTE]);
+    let l = listener_status(&t, "default", "web", "http");
+    assert_eq!(sr(condition(&l.conditions, "Conflicted")), (false, "NoConflicts"));
+    let on_8080 = t.config.listeners.iter().filter(|l| l.port == 8080).count();
+    assert_eq!(
+        on_8080, 2,
+        "the Gateway listener and the Ingress listener are merged on one port"
+    );
+}

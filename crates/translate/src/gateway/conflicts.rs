@@ -14,6 +14,9 @@
 //! listener on it, and the other Gateways' listeners there are Conflicted with ProtocolConflict.
 //! A listener whose protocol fairlead does not serve (TCP, UDP, TLS) still holds its port, as
 //! it does inside a Gateway, so that supporting the protocol later does not move ports around.
+//! The Ingress ports (`--http-port`, `--https-port`, when an Ingress of ours uses them) are held
+//! before any Gateway: a Gateway listener there with the same protocol is merged with the
+//! Ingress rules, one with another protocol is Conflicted.
 //!
 //! HTTPS listeners of one Gateway on one port whose hostnames overlap (one covers the other,
 //! or one has none) get OverlappingTLSConfig=True, as the spec requires: a client may reuse a
@@ -76,7 +79,7 @@ pub(super) fn within_gateway(listeners: &mut [ListenerModel<'_>]) {
 
 /// Gives each port to the oldest accepted Gateway with a usable listener on it, and marks the
 /// listeners of later Gateways that want another protocol there.
-pub(super) fn across_gateways(gateways: &mut Gateways<'_>) {
+pub(super) fn across_gateways(gateways: &mut Gateways<'_>, reserved: &[super::ReservedPort]) {
     let mut order: Vec<(bool, i64, String, String)> = gateways
         .iter()
         .map(|((ns, name), g)| {
@@ -85,8 +88,11 @@ pub(super) fn across_gateways(gateways: &mut Gateways<'_>) {
         })
         .collect();
     order.sort();
-    // port -> (protocol, "listener x of Gateway ns/name")
-    let mut owners: BTreeMap<u16, (String, String)> = BTreeMap::new();
+    // port -> (protocol, "listener x of Gateway ns/name"); reserved ports are held already.
+    let mut owners: BTreeMap<u16, (String, String)> = reserved
+        .iter()
+        .map(|r| (r.port, (r.protocol.to_string(), r.holder.clone())))
+        .collect();
     for (_, _, ns, name) in order {
         let Some(gateway) = gateways.get_mut(&(ns.clone(), name.clone())) else {
             continue;
@@ -105,8 +111,8 @@ pub(super) fn across_gateways(gateways: &mut Gateways<'_>) {
                 }
                 Some((protocol, owner)) if protocol != l.protocol() => {
                     let message = format!(
-                        "port {port} already serves {protocol} for {owner}, an older Gateway; \
-                         one port speaks one protocol"
+                        "port {port} already serves {protocol} for {owner}; one port speaks one \
+                         protocol"
                     );
                     l.conflict = Some((PROTOCOL_CONFLICT, message));
                 }

@@ -66,6 +66,7 @@ pub(crate) fn our_gateways<'a>(
     resources: &'a ResourceSet,
     classes: &BTreeSet<String>,
     inputs: &mut TlsInputs<'_, '_>,
+    reserved: &[ReservedPort],
 ) -> Gateways<'a> {
     let mut gateways: Gateways<'a> = resources
         .gateways()
@@ -78,8 +79,32 @@ pub(crate) fn our_gateways<'a>(
             (key, GatewayModel::new(g, inputs))
         })
         .collect();
-    conflicts::across_gateways(&mut gateways);
+    conflicts::across_gateways(&mut gateways, reserved);
     gateways
+}
+
+/// A port taken before any Gateway's, with the protocol it speaks and who holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct ReservedPort {
+    pub port: u16,
+    /// `HTTP` or `HTTPS`, as Gateway listeners name protocols.
+    pub protocol: &'static str,
+    pub holder: String,
+}
+
+impl ReservedPort {
+    /// The port of the Ingress listener speaking `protocol`.
+    pub(crate) fn ingress(port: u16, protocol: ListenerProtocol) -> Self {
+        let (protocol, flag) = match protocol {
+            ListenerProtocol::Http => ("HTTP", "--http-port"),
+            ListenerProtocol::Https => ("HTTPS", "--https-port"),
+        };
+        ReservedPort {
+            port,
+            protocol,
+            holder: format!("Ingress rules ({flag})"),
+        }
+    }
 }
 
 impl<'a> GatewayModel<'a> {
