@@ -11,7 +11,7 @@
 //! protocols. On GRPCRoute rules the proxy's own errors are gRPC statuses ([`crate::grpc`]).
 
 use crate::body::{ProxyBody, UpstreamBody};
-use crate::cors::CorsDecision;
+use crate::cors::{CompiledCors, CorsDecision};
 use crate::error::ProxyError;
 use crate::exchange::{self, Outgoing};
 use crate::filters::{CompiledRewrite, RedirectInput};
@@ -56,6 +56,10 @@ struct Outcome<'s> {
     handles: Cow<'s, RequestHandles>,
     /// Answer errors as gRPC statuses (a GRPCRoute rule, or an unrouted gRPC request).
     grpc: bool,
+    /// The route's CORS policy and the origin it allows, once decided: the proxy's own error
+    /// answers carry the CORS headers too, or a browser would hide the status behind a CORS
+    /// error.
+    cors: Option<(&'s CompiledCors, Option<HeaderValue>)>,
 }
 
 /// hyper service entry point: never fails, every problem becomes a response.
@@ -76,16 +80,21 @@ pub(crate) async fn handle(
         upstream: None,
         handles: Cow::Borrowed(&state.unmatched),
         grpc: false,
+        cors: None,
     };
     let resp = match proxy(&ctx, &state, req, host.clone(), start, &mut outcome).await {
         Ok(resp) => resp,
         Err(err) => {
             tracing::debug!(error = %err, method = %method, path = uri.path(), "request answered by the proxy");
-            if outcome.grpc {
+            let mut resp = if outcome.grpc {
                 grpc::error_response(&err)
             } else {
                 error_response(&err)
+            };
+            if let Some((cors, allow_origin)) = outcome.cors.take() {
+                cors.apply(allow_origin, resp.headers_mut());
             }
+            resp
         }
     };
     let status = resp.status();
@@ -201,7 +210,10 @@ async fn proxy<'s>(
                 }
                 return Ok(resp);
             }
-            CorsDecision::Forward(allow_origin) => Some((cors, allow_origin)),
+            CorsDecision::Forward(allow_origin) => {
+                outcome.cors = Some((cors, allow_origin.clone()));
+                Some((cors, allow_origin))
+            }
         },
     };
 
@@ -220,6 +232,9 @@ async fn proxy<'s>(
         let mut resp = Response::new(ProxyBody::empty());
         *resp.status_mut() = redirect.status;
         resp.headers_mut().insert(header::LOCATION, location);
+        if let Some((cors, allow_origin)) = outcome.cors.take() {
+            cors.apply(allow_origin, resp.headers_mut());
+        }
         for modifier in &filters.response_headers {
             modifier.apply(resp.headers_mut());
         }
@@ -305,6 +320,7 @@ async fn proxy<'s>(
         remove_hop_by_hop(resp.headers_mut(), false);
     }
     if let Some((cors, allow_origin)) = cors {
+        outcome.cors = None;
         cors.apply(allow_origin, resp.headers_mut());
     }
     for modifier in filters

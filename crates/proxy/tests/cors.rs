@@ -376,3 +376,56 @@ async fn credentials_without_allow_origins_echo_the_origin() {
     );
     assert_eq!(header(&resp, "access-control-allow-credentials"), Some("true"));
 }
+
+#[tokio::test]
+async fn the_proxys_own_errors_carry_the_cors_headers() {
+    // A backend without endpoints (503) and an unreachable one (502): a browser reads those
+    // statuses only when the CORS headers are on the error answer too.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let allow = Cors {
+        allow_origins: strings(&["https://www.foo.com"]),
+        allow_methods: strings(&["GET"]),
+        ..Default::default()
+    };
+    let proxy = start_proxy(|port| {
+        let no_endpoints = {
+            let mut r = cors_route("empty", "/empty", closed, allow.clone());
+            r.backends = vec![service("empty", 1, &[])];
+            r
+        };
+        config(
+            port,
+            vec![no_endpoints, cors_route("down", "/down", closed, allow.clone())],
+        )
+    })
+    .await;
+    let mut client = H1Client::connect(proxy.port).await;
+    for (path, status) in [
+        ("/empty", StatusCode::SERVICE_UNAVAILABLE),
+        ("/down", StatusCode::BAD_GATEWAY),
+    ] {
+        let resp = client
+            .send(with_headers("GET", path, &[("origin", "https://www.foo.com")]))
+            .await;
+        assert_eq!(resp.status, status, "{path}");
+        assert_eq!(
+            header(&resp, "access-control-allow-origin"),
+            Some("https://www.foo.com"),
+            "{path}"
+        );
+        assert_eq!(header(&resp, "vary"), Some("origin"), "{path}");
+    }
+    // Other origins still get none.
+    let resp = client
+        .send(with_headers(
+            "GET",
+            "/empty",
+            &[("origin", "https://evil.example")],
+        ))
+        .await;
+    assert_eq!(resp.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers.get("access-control-allow-origin").is_none());
+}
