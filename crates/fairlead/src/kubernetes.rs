@@ -64,6 +64,7 @@ pub async fn run(args: KubeArgs, opts: ServeOptions) -> anyhow::Result<()> {
             namespace: args.watch_namespace.clone(),
         },
         base.health.clone(),
+        &mut base.registry,
     ));
     let mut changes = source.changes();
 

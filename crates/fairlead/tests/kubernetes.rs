@@ -82,6 +82,12 @@ async fn a_route_created_through_the_api_is_served_and_gets_status() {
         "route created through the API → first 200 in {:?}",
         created.elapsed()
     );
+    let metrics = fl.admin_get("/metrics").await.text();
+    let applied = "resource=\"httproutes.gateway.networking.k8s.io\",event=\"applied\"";
+    assert!(
+        metric(&metrics, "fairlead_watch_events", applied) >= 1.0,
+        "{metrics}"
+    );
     assert_eq!(http.get(port, "app.example.com", "/").await.echo_name(), "echo-a");
 
     eventually("route status Accepted", || async {
@@ -223,6 +229,11 @@ async fn an_rbac_denial_fails_readiness_with_a_clear_message() {
         "{message}"
     );
     assert!(!fl.is_ready().await, "a Failed watch must keep /readyz at 503");
+    let metrics = fl.admin_get("/metrics").await.text();
+    assert!(
+        metric(&metrics, "fairlead_watch_errors", "reason=\"forbidden\"") >= 1.0,
+        "{metrics}"
+    );
     assert_eq!(
         fl.admin_get("/healthz").await.status,
         200,

@@ -32,6 +32,7 @@ fn start(fake: &FakeApi, namespace: Option<&str>) -> (KubeSource, Arc<Health>) {
             namespace: namespace.map(str::to_string),
         },
         health.clone(),
+        &mut prometheus_client::registry::Registry::default(),
     );
     (source, health)
 }

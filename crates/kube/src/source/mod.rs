@@ -8,6 +8,7 @@
 //! API CRDs.
 
 mod kinds;
+mod metrics;
 mod store;
 mod watch;
 
@@ -17,6 +18,7 @@ pub use store::Problem;
 use fairlead_admin::Health;
 use fairlead_translate::{Kind, ResourceSet};
 use kube::runtime::watcher::Event;
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -47,6 +49,7 @@ pub(crate) struct Shared {
     /// Bumped on every change of objects or watch state.
     changes: channel::Sender<u64>,
     health: Arc<Health>,
+    metrics: metrics::WatchMetrics,
 }
 
 impl Shared {
@@ -56,6 +59,9 @@ impl Shared {
     }
 
     fn event(&self, kind: Kind, api_version: &str, event: Event<kube::api::DynamicObject>) {
+        if let Some(watched) = WATCHED.iter().find(|w| w.kind == kind) {
+            self.metrics.event(&watched.resource(), &event);
+        }
         let mut store = self.lock();
         let before = store.kinds.get(&kind).map(|s| (s.synced_once, s.problem.clone()));
         let changed = match event {
@@ -89,6 +95,9 @@ impl Shared {
     }
 
     fn fail(&self, kind: Kind, problem: Problem, retry: Duration) {
+        if let Some(watched) = WATCHED.iter().find(|w| w.kind == kind) {
+            self.metrics.error(&watched.resource(), &problem);
+        }
         let mut store = self.lock();
         store.fail(kind, problem);
         store.report(&self.health, Some((kind, retry)));
@@ -104,13 +113,20 @@ pub struct KubeSource {
 }
 
 impl KubeSource {
-    /// Starts one watch per resource in [`WATCHED`].
-    pub fn start(client: kube::Client, settings: SourceSettings, health: Arc<Health>) -> KubeSource {
+    /// Starts one watch per resource in [`WATCHED`]. Registers the watch metrics in
+    /// `registry`.
+    pub fn start(
+        client: kube::Client,
+        settings: SourceSettings,
+        health: Arc<Health>,
+        registry: &mut Registry,
+    ) -> KubeSource {
         let (changes, _) = channel::channel(0);
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::new()),
             changes,
             health,
+            metrics: metrics::WatchMetrics::new(registry),
         });
         shared.lock().report(&shared.health, None);
         let tasks = WATCHED
