@@ -7,6 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::{eventually as wait_until, LIMIT, POLL};
+
 use fairlead_admin::{Health, State};
 use fairlead_fakeapi::{FakeApi, Verb};
 use fairlead_kube::lease::{default_identity, Election, LeaseSettings};
@@ -21,8 +24,6 @@ use tokio_util::sync::CancellationToken;
 const NS: &str = "fairlead-system";
 const NAME: &str = "fairlead-leader";
 /// Every wait in these tests ends by this deadline.
-const LIMIT: Duration = Duration::from_secs(10);
-const POLL: Duration = Duration::from_millis(20);
 const RETRY: Duration = Duration::from_millis(200);
 
 fn settings(identity: &str) -> LeaseSettings {
@@ -85,16 +86,6 @@ async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
         Ok(v) => v,
         Err(_) => panic!("timed out after {LIMIT:?} waiting for {what}"),
     }
-}
-
-/// Polls `cond` every [`POLL`] until it holds, failing the test after [`LIMIT`].
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    within(what, async {
-        while !cond() {
-            tokio::time::sleep(POLL).await;
-        }
-    })
-    .await
 }
 
 /// Checks `check` every [`POLL`] for `period`.

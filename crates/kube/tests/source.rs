@@ -9,20 +9,10 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
-const GW: &str = "gateway.networking.k8s.io";
+mod common;
+use common::{eventually, LIMIT};
 
-/// Polls `cond` every 20 ms until it holds; fails the test after [`LIMIT`].
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+const GW: &str = "gateway.networking.k8s.io";
 
 fn start(fake: &FakeApi, namespace: Option<&str>) -> (KubeSource, Arc<Health>) {
     let health = Arc::new(Health::new());

@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::{eventually, LIMIT};
+
 use fairlead_admin::{Health, State};
 use fairlead_fakeapi::{FakeApi, Verb, ANY_RESOURCE};
 use fairlead_kube::status::{Addresses, StatusSettings, StatusWriter};
@@ -21,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 
 const OURS: &str = "fairlead.dev/gateway-controller";
 const GW: &str = "gateway.networking.k8s.io/v1";
-const LIMIT: Duration = Duration::from_secs(10);
 
 /// A running writer with the channels that drive it.
 struct Harness {
@@ -91,18 +93,6 @@ fn settings() -> StatusSettings {
     let mut s = StatusSettings::new(OURS);
     s.min_object_interval = Duration::from_millis(50);
     s
-}
-
-/// Polls `cond` every 20 ms until it holds, failing after [`LIMIT`].
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn stored_status(fake: &FakeApi, api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Value {
