@@ -12,7 +12,8 @@ use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::Client;
 use serde_json::Value;
 
-use super::convert::{desired_status, AddressState, ConvertContext, ResolvedAddress, GATEWAY_GROUP};
+use super::convert::{desired_status, writes_status, AddressState, ConvertContext, ResolvedAddress};
+use crate::source::WATCHED;
 
 /// Bound on one request, so a hung API server cannot stall the writer forever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,18 +50,15 @@ pub(crate) enum Outcome {
     Gone,
 }
 
-/// Resource name and served versions (preferred first) of a kind whose status we write.
-fn resource_of(kind: &str) -> Option<(&'static str, &'static str, &'static [&'static str])> {
-    Some(match kind {
-        "GatewayClass" => (GATEWAY_GROUP, "gatewayclasses", &["v1"]),
-        "Gateway" => (GATEWAY_GROUP, "gateways", &["v1"]),
-        "HTTPRoute" => (GATEWAY_GROUP, "httproutes", &["v1"]),
-        "GRPCRoute" => (GATEWAY_GROUP, "grpcroutes", &["v1"]),
-        // v1 from Gateway API 1.4; clusters with older CRDs serve v1alpha3.
-        "BackendTLSPolicy" => (GATEWAY_GROUP, "backendtlspolicies", &["v1", "v1alpha3"]),
-        "Ingress" => ("networking.k8s.io", "ingresses", &["v1"]),
-        _ => return None,
-    })
+/// Group, resource name and served versions (preferred first) of a kind whose status we write,
+/// from the table of watched resources, so the two never disagree.
+fn resource_of(kind: &str) -> Option<(&'static str, &'static str, Vec<&'static str>)> {
+    if !writes_status(kind) {
+        return None;
+    }
+    let w = WATCHED.iter().find(|w| w.api_kind == kind)?;
+    let versions = std::iter::once(w.version).chain(w.older_version).collect();
+    Some((w.group, w.plural, versions))
 }
 
 /// Remembers which version answered for kinds served under more than one, so the fallback costs
@@ -120,7 +118,7 @@ impl StatusApi {
         };
         let status_resource = format!("{plural}/status");
         for _ in 0..MAX_ATTEMPTS {
-            let Some((api, mut stored)) = self.get(target, group, plural, versions).await? else {
+            let Some((api, mut stored)) = self.get(target, group, plural, &versions).await? else {
                 return Ok(Outcome::Gone);
             };
             let current = stored.data.get("status").cloned().unwrap_or(Value::Null);
